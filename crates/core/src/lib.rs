@@ -1,0 +1,39 @@
+//! # repro-core
+//!
+//! The shared core of the repro workspace, where each recent ML paper is a crate on one
+//! Burn 0.22 stack. Paper crates build on these modules:
+//!
+//! | module | what it gives |
+//! |---|---|
+//! | [`device`] | `cpu|flex|ndarray|wgpu|cuda[:N]` parsed into a Burn [`Device`](burn::tensor::Device), seeding, eager parameter initialisation |
+//! | [`data`] | the dataset registry, cache/mirror lookup with SHA-256 checks, typed parsers, the digits dataset and its fixed split |
+//! | [`train`] | pieces of a hand-written training loop: optimiser presets, LR schedules, model selection, early stopping, NaN guard, progress bars, checkpoints |
+//! | [`metrics`], [`stats`] | accuracy, macro-F1, Pearson, Spearman; mean, std and 95% CIs over seeds, paired differences |
+//! | [`report`] | claims with verdicts decided by code, and the `report.json` / `report.md` / SVG report |
+//!
+//! Library code and tests use [`Device::flex()`](burn::tensor::Device::flex) (pure-Rust CPU)
+//! explicitly; only the `xtask` edge picks a device from a flag.
+//!
+//! ```
+//! use repro_core::{data::digits, metrics, stats};
+//! let d = digits::load()?;
+//! let split = digits::standard_split(&d);
+//! assert_eq!((split.train.len(), split.test.len()), (1297, 500));
+//! assert_eq!(metrics::accuracy(&[1, 2, 3], &[1, 2, 0]), 2.0 / 3.0);
+//! let s = stats::Summary::of(&[0.90, 0.92, 0.94]);
+//! assert!((s.mean - 0.92).abs() < 1e-12);
+//! # Ok::<(), repro_core::DataError>(())
+//! ```
+#![warn(missing_docs)]
+
+pub mod data;
+pub mod device;
+pub mod error;
+pub mod metrics;
+pub mod report;
+pub mod stats;
+pub mod testing;
+pub mod train;
+
+pub use error::DataError;
+pub use report::{Claim, Options, Profile, Report, Verdict};

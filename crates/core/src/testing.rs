@@ -1,0 +1,57 @@
+//! Helpers for tests of crates built on repro-core: temporary folders and the data mirror.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::data::DataRoots;
+
+/// A temporary folder removed on drop.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates a fresh folder under the system temp dir, named after `tag`.
+    pub fn new(tag: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path =
+            std::env::temp_dir().join(format!("repro-{tag}-{}-{n}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("cannot create a temp dir");
+        Self(path)
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Data roots for tests that read real dataset files: `REPRO_DATA_MIRROR` when set, else
+/// `../shared/datasets` next to the workspace when it exists, else `None` (the test then
+/// skips, with a message). With `REPRO_REQUIRE_DATA=1` (set by `.ci/run`) a missing mirror
+/// panics instead, so CI never skips silently.
+pub fn mirror_roots() -> Option<DataRoots> {
+    let roots = DataRoots::from_env();
+    if roots.mirror.is_some() {
+        return Some(roots);
+    }
+    let guess = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets");
+    if guess.is_dir() {
+        return Some(DataRoots::new(roots.cache, Some(guess)));
+    }
+    if std::env::var("REPRO_REQUIRE_DATA").is_ok_and(|v| v == "1") {
+        panic!("REPRO_REQUIRE_DATA=1 but no data mirror: set REPRO_DATA_MIRROR");
+    }
+    eprintln!("skipped: no data mirror (set REPRO_DATA_MIRROR to run this test)");
+    None
+}

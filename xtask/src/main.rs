@@ -1,0 +1,79 @@
+//! `cargo xtask`: the workspace's command line.
+//!
+//! ```text
+//! cargo xtask list                                   papers and their claims
+//! cargo xtask reproduce <paper>|all [--profile quick] [--device cpu] [--seeds N] [--out DIR]
+//! cargo xtask data list|verify|fetch [<dataset>]     the dataset registry
+//! cargo xtask bench [<paper>]                        benchmarks (and PyTorch twins)
+//! cargo xtask ci                                     fmt check, clippy, tests
+//! ```
+
+mod bench;
+mod ci;
+mod data;
+mod papers;
+mod reproduce;
+
+use clap::{Parser, Subcommand};
+
+/// Reproductions of recent ML papers on one Burn core.
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List the implemented papers with their claims.
+    List,
+    /// Rerun a paper's headline experiment and check its claims.
+    Reproduce(reproduce::Args),
+    /// Inspect, verify or download the registered datasets.
+    Data {
+        #[command(subcommand)]
+        command: data::Command,
+    },
+    /// Run the benchmarks the crates define.
+    Bench {
+        /// Only this paper's benchmarks.
+        paper: Option<String>,
+    },
+    /// What CI runs: `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test`.
+    Ci,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::List => {
+            papers::list();
+            Ok(())
+        }
+        Command::Reproduce(args) => reproduce::run(&args),
+        Command::Data { command } => data::run(&command),
+        Command::Bench { paper } => bench::run(paper.as_deref()),
+        Command::Ci => ci::run(),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// The workspace root (the xtask crate sits one level below it).
+fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_path_buf()
+}
+
+/// The cargo that runs us (`$CARGO`), or `cargo`.
+fn cargo() -> std::process::Command {
+    let mut c =
+        std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.current_dir(workspace_root());
+    c
+}
