@@ -251,7 +251,12 @@ impl Dtype {
                 if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
                     return None;
                 }
-                Dtype::Str(n.parse().ok()?)
+                // `<U0` is refused: zero-width elements would let a tiny file announce
+                // an unbounded number of elements.
+                match n.parse().ok()? {
+                    0 => return None,
+                    n => Dtype::Str(n),
+                }
             }
         })
     }
@@ -571,7 +576,6 @@ pub fn parse_npy(bytes: &[u8], origin: &Path) -> Result<NpyArray, DataError> {
                 })
                 .collect::<Result<_, _>>()?,
         ),
-        Dtype::Str(0) => NpyData::Str(vec![String::new(); count]),
         Dtype::Str(n) => {
             let mut out = Vec::with_capacity(count);
             for (i, elem) in data.chunks_exact(itemsize).enumerate() {
@@ -621,7 +625,20 @@ pub fn parse_npz(bytes: &[u8], origin: &Path) -> Result<BTreeMap<String, NpyArra
         };
         let key = key.to_owned();
         // The declared size only bounds the read; the zip reader checks size and CRC-32.
+        // Deflate expands at most about 1032-fold, so a larger claim is corrupt.
         let declared = file.size();
+        let bound = (bytes.len() as u64)
+            .saturating_mul(1100)
+            .saturating_add(1024);
+        if declared > bound {
+            return Err(DataError::parse(
+                &member,
+                format!(
+                    "member declares {declared} bytes, impossible in an archive of {} bytes",
+                    bytes.len()
+                ),
+            ));
+        }
         let mut buf = Vec::with_capacity(
             usize::try_from(declared)
                 .unwrap_or(usize::MAX)
@@ -778,8 +795,8 @@ pub(crate) mod tests {
         assert_eq!(a.len(), 6);
         let a = parse_npy(&npy_bytes("<f4", "(0,)", &[]), p()).unwrap();
         assert!(a.is_empty());
-        let a = parse_npy(&npy_bytes("<U0", "(3,)", &[]), p()).unwrap();
-        assert_eq!(a.as_strings(p()).unwrap(), &["", "", ""]);
+        let e = parse_npy(&npy_bytes("<U0", "(1000000000000,)", &[]), p()).unwrap_err();
+        assert!(e.to_string().contains("unsupported dtype `<U0`"), "{e}");
     }
 
     #[test]
@@ -1004,6 +1021,12 @@ pub(crate) mod tests {
             e.contains("t.npz:readme.txt") && e.contains("not a .npy"),
             "{e}"
         );
+        // A central directory claiming an impossible size.
+        let mut z = zip_bytes(&[("a.npy", npy_i32(&[1]))], false);
+        let cd = z.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+        z[cd + 24..cd + 28].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        let e = parse_npz(&z, Path::new("t.npz")).unwrap_err().to_string();
+        assert!(e.contains("t.npz:a.npy") && e.contains("impossible"), "{e}");
         // Corrupted member data: the CRC check fails.
         let member = npy_i32(&[1, 2, 3, 4]);
         let mut z = zip_bytes(&[("a.npy", member.clone())], false);

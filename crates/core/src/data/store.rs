@@ -78,16 +78,23 @@ impl DataRoots {
 
     /// Reads a registered file, checked against its size and SHA-256.
     pub fn read(&self, dataset: &str, file: &str) -> Result<Vec<u8>, DataError> {
+        self.read_with_path(dataset, file).map(|(bytes, _)| bytes)
+    }
+
+    /// Reads a registered file, checked against its size and SHA-256, and returns its
+    /// bytes with the path they were read from (for parsers' error messages; committed
+    /// files report their path under `datasets/`).
+    pub fn read_with_path(
+        &self,
+        dataset: &str,
+        file: &str,
+    ) -> Result<(Vec<u8>, PathBuf), DataError> {
         let ds = registry().dataset(dataset)?;
         let entry = ds.file(file)?;
         if let Some(bytes) = registry::embedded(&entry.path) {
-            check(
-                ds,
-                entry,
-                bytes,
-                Path::new(&format!("datasets/{}", entry.path)),
-            )?;
-            return Ok(bytes.to_vec());
+            let path = PathBuf::from(format!("datasets/{}", entry.path));
+            check(ds, entry, bytes, &path)?;
+            return Ok((bytes.to_vec(), path));
         }
         let candidates = self.candidates(&entry.path);
         let Some(path) = candidates.iter().find(|p| p.is_file()) else {
@@ -103,23 +110,7 @@ impl DataRoots {
         };
         let bytes = fs::read(path).map_err(|e| DataError::io(path, e))?;
         check(ds, entry, &bytes, path)?;
-        Ok(bytes)
-    }
-
-    /// Reads a registered file and returns its bytes with the path it was read from
-    /// (for error messages of parsers).
-    pub fn read_with_path(
-        &self,
-        dataset: &str,
-        file: &str,
-    ) -> Result<(Vec<u8>, PathBuf), DataError> {
-        let bytes = self.read(dataset, file)?;
-        let path = self
-            .candidates(file)
-            .into_iter()
-            .find(|p| p.is_file())
-            .unwrap_or_else(|| PathBuf::from(format!("datasets/{file}")));
-        Ok((bytes, path))
+        Ok((bytes, path.clone()))
     }
 
     /// Checks one registered file without failing on a bad one.

@@ -220,15 +220,29 @@ mod tests {
             assert!(per.keys().all(|(r, _)| repos.contains(r)));
             let min = issues.iter().map(|i| &i.created_at).min().unwrap();
             let max = issues.iter().map(|i| &i.created_at).max().unwrap();
-            assert!(min.starts_with(first) && max.starts_with(last), "{min} {max}");
+            assert!(
+                min.starts_with(first) && max.starts_with(last),
+                "{min} {max}"
+            );
             assert_eq!(issues.iter().filter(|i| i.body.is_empty()).count(), empty);
             let lens: Vec<usize> = issues.iter().map(|i| i.body.chars().count()).collect();
             assert_eq!(lens.iter().max(), Some(&longest));
-            let year = |y: &str| issues.iter().filter(|i| i.created_at.starts_with(y)).count();
+            let year = |y: &str| {
+                issues
+                    .iter()
+                    .filter(|i| i.created_at.starts_with(y))
+                    .count()
+            };
             assert_eq!((year("2022"), year("2023")), (y2022, y2023));
             assert!(issues.iter().all(|i| !i.title.contains('\n')));
         }
-        assert_eq!(train.iter().filter(|i| i.body.chars().count() > 131_072).count(), 2);
+        assert_eq!(
+            train
+                .iter()
+                .filter(|i| i.body.chars().count() > 131_072)
+                .count(),
+            2
+        );
         assert_eq!(test.iter().filter(|i| i.body.contains('\0')).count(), 1);
         assert!(train.iter().chain(&test).any(|i| i.body.contains("\r\n")));
         assert_eq!(train[0].repo, "facebook/react");
@@ -255,14 +269,17 @@ mod tests {
         assert_eq!(v[2].label, IssueLabel::Feature);
         let bom = [b"\xef\xbb\xbf".as_slice(), GOOD.as_bytes()].concat();
         assert_eq!(parse_issues_csv(&bom, Path::new("i.csv")).unwrap(), v);
-        let header_only = parse_issues_csv(b"repo,created_at,label,title,body\n", Path::new("i.csv"));
+        let header_only =
+            parse_issues_csv(b"repo,created_at,label,title,body\n", Path::new("i.csv"));
         assert!(header_only.unwrap().is_empty());
         assert_eq!(IssueLabel::parse("question"), Some(IssueLabel::Question));
         assert_eq!(IssueLabel::Feature.to_string(), "feature");
     }
 
     fn err(s: &[u8]) -> String {
-        parse_issues_csv(s, Path::new("i.csv")).unwrap_err().to_string()
+        parse_issues_csv(s, Path::new("i.csv"))
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -270,13 +287,27 @@ mod tests {
         let h = "repo,created_at,label,title,body\n";
         assert!(err(b"").contains("empty file"));
         let e = err(b"repo,created_at,label,title\n");
-        assert!(e.contains("i.csv, line 1") && e.contains("expected the header"), "{e}");
-        let e = err(format!("{h}a/b,2023-01-02 03:04:05,bug,t,\"multi\nline\"\na/b,2023-01-02 03:04:05,bug,t\n").as_bytes());
-        assert!(e.contains("i.csv, line 4") && e.contains("record 2") && e.contains("expected 5 fields, found 4"), "{e}");
+        assert!(
+            e.contains("i.csv, line 1") && e.contains("expected the header"),
+            "{e}"
+        );
+        let e = err(format!(
+            "{h}a/b,2023-01-02 03:04:05,bug,t,\"multi\nline\"\na/b,2023-01-02 03:04:05,bug,t\n"
+        )
+        .as_bytes());
+        assert!(
+            e.contains("i.csv, line 4")
+                && e.contains("record 2")
+                && e.contains("expected 5 fields, found 4"),
+            "{e}"
+        );
         let e = err(format!("{h}a/b,2023-01-02 03:04:05,bug,t,b,extra\n").as_bytes());
         assert!(e.contains("line 2") && e.contains("found 6"), "{e}");
         let e = err(format!("{h}a/b,2023-01-02 03:04:05,enhancement,t,b\n").as_bytes());
-        assert!(e.contains("line 2") && e.contains("unknown label `enhancement`"), "{e}");
+        assert!(
+            e.contains("line 2") && e.contains("unknown label `enhancement`"),
+            "{e}"
+        );
         let e = err(format!("{h}a/b,2023-01-02,bug,t,b\n").as_bytes());
         assert!(e.contains("created_at"), "{e}");
         let e = err(format!("{h}ab,2023-01-02 03:04:05,bug,t,b\n").as_bytes());
@@ -284,6 +315,11 @@ mod tests {
         let mut bad = format!("{h}a/b,2023-01-02 03:04:05,bug,t,\"ok\nthen ").into_bytes();
         bad.extend(b"\xff\xfe\"\n");
         let e = err(&bad);
-        assert!(e.contains("line 2") && e.contains("record 1") && e.contains("`body` is not valid UTF-8"), "{e}");
+        assert!(
+            e.contains("line 2")
+                && e.contains("record 1")
+                && e.contains("`body` is not valid UTF-8"),
+            "{e}"
+        );
     }
 }
