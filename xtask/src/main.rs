@@ -11,8 +11,9 @@
 mod bench;
 mod ci;
 mod data;
-mod papers;
 mod reproduce;
+
+use xtask::papers;
 
 use clap::{Parser, Subcommand};
 
@@ -40,7 +41,7 @@ enum Command {
         /// Only this paper's benchmarks.
         paper: Option<String>,
     },
-    /// What CI runs: `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test`.
+    /// What CI runs: `cargo fmt --check`, `cargo clippy -D warnings`, `cargo doc`, `cargo test`.
     Ci,
 }
 

@@ -6,7 +6,7 @@ use anyhow::Context;
 use repro_core::device::DeviceChoice;
 use repro_core::{Options, Profile, Verdict};
 
-use crate::papers::{self, PAPERS};
+use xtask::papers::{self, PAPERS};
 
 /// Arguments of `reproduce`.
 #[derive(clap::Args, Debug)]

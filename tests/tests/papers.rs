@@ -1,0 +1,63 @@
+//! Every implemented paper: its smoke profile runs, writes a report that follows the
+//! schema, and a rerun with the same seeds gives the same numbers.
+
+use repro_core::report::{Options, Profile};
+use repro_core::testing::TempDir;
+use repro_tests::validate_report;
+use xtask::papers::PAPERS;
+
+#[test]
+fn paper_table_matches_crates() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut names: Vec<&str> = PAPERS.iter().map(|p| p.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), PAPERS.len(), "duplicate paper names");
+    for p in PAPERS {
+        assert!(
+            root.join("crates")
+                .join(p.name)
+                .join("Cargo.toml")
+                .is_file(),
+            "no crate for {}",
+            p.name
+        );
+        assert!(!p.claims.is_empty(), "{} lists no claims", p.name);
+        assert!(
+            root.join("docs/papers")
+                .join(format!("{}.md", p.name))
+                .is_file(),
+            "no docs/papers/{}.md",
+            p.name
+        );
+    }
+}
+
+#[test]
+fn smoke_runs_are_well_formed_and_repeatable() {
+    for p in PAPERS {
+        let mut opts = Options::new(Profile::Smoke);
+        opts.progress = false;
+        let first = (p.reproduce)(&opts).unwrap_or_else(|e| panic!("{}: {e:#}", p.name));
+        let second = (p.reproduce)(&opts).unwrap_or_else(|e| panic!("{}: {e:#}", p.name));
+        let tmp = TempDir::new("paper-smoke");
+        first.write(tmp.path()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(tmp.path().join("report.json")).unwrap())
+                .unwrap();
+        validate_report(&json).unwrap_or_else(|e| panic!("{}: {e}", p.name));
+        assert_eq!(first.paper, p.name);
+        let ids: Vec<&str> = first.claims.iter().map(|c| c.id.as_str()).collect();
+        let listed: Vec<&str> = p.claims.iter().map(|c| c.0).collect();
+        assert_eq!(
+            ids, listed,
+            "{}: report claims differ from the listed ones",
+            p.name
+        );
+        assert_eq!(
+            first.results, second.results,
+            "{}: same seeds, different numbers",
+            p.name
+        );
+    }
+}
