@@ -1,10 +1,26 @@
-//! `cargo xtask bench [<paper>]`: runs the benchmarks the crates define (`benches/`),
-//! in release mode.
+//! `cargo xtask bench [<paper>] [--no-twin]`: runs the benchmarks the crates define
+//! (`crates/<crate>/benches/*.rs`, timed by `repro_core::bench`) and their PyTorch twins
+//! (`benches/<name>_torch.py`) on the same machine in the same command, and prints the
+//! ratio per benchmark. Results go to `results/bench/<crate>.json`.
+//!
+//! Benchmarks build in the `dev` profile, whose dependencies are at opt-level 3: a
+//! `release` build would compile the Burn stack a second time. The twins run in a local
+//! virtual environment (`target/bench-venv`) with torch from PyPI, limited to 2 threads.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use anyhow::Context;
+use repro_core::bench::parse_lines;
+use repro_core::report::write_atomic;
 
-/// Runs benchmarks of one paper crate or of every crate that has them.
-pub fn run(paper: Option<&str>) -> anyhow::Result<()> {
+/// The torch version the twins are measured with.
+const TORCH: &str = "torch==2.11.0";
+/// Threads for both sides (the CI and reference machines have 2 cores).
+const THREADS: &str = "2";
+
+/// Runs benchmarks of one crate or of every crate that has them.
+pub fn run(paper: Option<&str>, twin: bool) -> anyhow::Result<()> {
     let root = crate::workspace_root();
     let mut crates = Vec::new();
     for entry in std::fs::read_dir(root.join("crates")).context("cannot list crates/")? {
@@ -23,18 +39,150 @@ pub fn run(paper: Option<&str>) -> anyhow::Result<()> {
         return Ok(());
     }
     for name in crates {
-        let package = if name == "core" {
-            "repro-core".to_owned()
-        } else {
-            format!("repro-{name}")
-        };
-        eprintln!("==> benchmarks of {package}");
-        let status = crate::cargo()
-            .args(["bench", "--package", &package])
-            .status()?;
-        if !status.success() {
-            anyhow::bail!("benchmarks of {package} failed ({status})");
-        }
+        bench_crate(&root, &name, twin)?;
     }
     Ok(())
+}
+
+fn bench_crate(root: &Path, name: &str, twin: bool) -> anyhow::Result<()> {
+    let package = if name == "core" {
+        "repro-core".to_owned()
+    } else {
+        format!("repro-{name}")
+    };
+    eprintln!("==> benchmarks of {package} ({THREADS} threads)");
+    let out = crate::cargo()
+        .args(["bench", "--profile", "dev", "--package", &package])
+        .env("RAYON_NUM_THREADS", THREADS)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run cargo bench")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    if !out.status.success() {
+        anyhow::bail!("benchmarks of {package} failed ({})", out.status);
+    }
+    let ours = parse_lines(&stdout);
+
+    let mut theirs = Vec::new();
+    let mut twin_note = String::from("no PyTorch twin");
+    let scripts = twin_scripts(&root.join("crates").join(name).join("benches"))?;
+    if twin && !scripts.is_empty() {
+        match python_with_torch(root) {
+            Ok(python) => {
+                for script in &scripts {
+                    eprintln!("==> PyTorch twin {}", script.display());
+                    let out = Command::new(&python)
+                        .arg(script)
+                        .env("OMP_NUM_THREADS", THREADS)
+                        .env("MKL_NUM_THREADS", THREADS)
+                        .env("REPRO_THREADS", THREADS)
+                        .stderr(Stdio::inherit())
+                        .output()
+                        .with_context(|| format!("cannot run {}", script.display()))?;
+                    let stdout = String::from_utf8_lossy(&out.stdout);
+                    print!("{stdout}");
+                    if !out.status.success() {
+                        anyhow::bail!("{} failed ({})", script.display(), out.status);
+                    }
+                    theirs.extend(parse_lines(&stdout));
+                }
+                twin_note = format!("PyTorch {}", TORCH.trim_start_matches("torch=="));
+            }
+            Err(e) => {
+                twin_note = format!("PyTorch twin unavailable: {e:#}");
+                eprintln!("{twin_note}");
+            }
+        }
+    } else if !twin {
+        twin_note = "PyTorch twin skipped (--no-twin)".into();
+    }
+
+    println!("\n{package}: median ms per iteration, {THREADS} threads ({twin_note})");
+    println!("| benchmark | burn (flex) | pytorch | burn / pytorch |\n|---|---|---|---|");
+    for r in &ours {
+        let t = theirs.iter().find(|t| t.name == r.name);
+        println!(
+            "| {} | {:.3} | {} | {} |",
+            r.name,
+            r.median_ms,
+            t.map_or("–".into(), |t| format!("{:.3}", t.median_ms)),
+            t.map_or("–".into(), |t| format!(
+                "{:.2}",
+                r.median_ms / t.median_ms
+            )),
+        );
+    }
+    let record = serde_json::json!({
+        "crate": package,
+        "threads": THREADS,
+        "machine": machine(),
+        "twin": twin_note,
+        "burn": ours,
+        "pytorch": theirs,
+        "git_commit": repro_core::report::git_commit(),
+    });
+    let path = root.join("results/bench").join(format!("{name}.json"));
+    std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+    write_atomic(&path, serde_json::to_string_pretty(&record)?.as_bytes())?;
+    println!("\nwritten to {}", path.display());
+    Ok(())
+}
+
+fn twin_scripts(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with("_torch.py"))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// A python with torch: `target/bench-venv`, created and filled on first use.
+fn python_with_torch(root: &Path) -> anyhow::Result<PathBuf> {
+    let venv = root.join("target/bench-venv");
+    let python = venv.join("bin/python");
+    let has_torch = |p: &Path| {
+        Command::new(p)
+            .args(["-c", "import torch"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if python.is_file() && has_torch(&python) {
+        return Ok(python);
+    }
+    eprintln!(
+        "==> creating {} with {TORCH} (once; a large download)",
+        venv.display()
+    );
+    let ok = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .context("python3 not found")?;
+    anyhow::ensure!(ok.success(), "python3 -m venv failed");
+    let ok = Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", TORCH, "numpy"])
+        .status()
+        .context("cannot run pip")?;
+    anyhow::ensure!(ok.success(), "pip install {TORCH} failed");
+    anyhow::ensure!(has_torch(&python), "torch installed but does not import");
+    Ok(python)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    format!("{cpu}, {cores} cores available")
 }

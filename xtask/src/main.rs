@@ -4,7 +4,7 @@
 //! cargo xtask list                                   papers and their claims
 //! cargo xtask reproduce <paper>|all [--profile quick] [--device cpu] [--seeds N] [--out DIR]
 //! cargo xtask data list|verify|fetch [<dataset>]     the dataset registry
-//! cargo xtask bench [<paper>]                        benchmarks (and PyTorch twins)
+//! cargo xtask bench [<paper>] [--no-twin]            benchmarks beside their PyTorch twins
 //! cargo xtask ci                                     fmt check, clippy, tests
 //! ```
 
@@ -40,6 +40,9 @@ enum Command {
     Bench {
         /// Only this paper's benchmarks.
         paper: Option<String>,
+        /// Skip the PyTorch twins.
+        #[arg(long)]
+        no_twin: bool,
     },
     /// What CI runs: `cargo fmt --check`, `cargo clippy -D warnings`, `cargo doc`, `cargo test`.
     Ci,
@@ -54,7 +57,7 @@ fn main() {
         }
         Command::Reproduce(args) => reproduce::run(&args),
         Command::Data { command } => data::run(&command),
-        Command::Bench { paper } => bench::run(paper.as_deref()),
+        Command::Bench { paper, no_twin } => bench::run(paper.as_deref(), !no_twin),
         Command::Ci => ci::run(),
     };
     if let Err(e) = result {

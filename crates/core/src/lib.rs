@@ -9,6 +9,7 @@
 //! | [`data`] | the dataset registry, cache/mirror lookup with SHA-256 checks, typed parsers, the digits dataset and its fixed split |
 //! | [`train`] | pieces of a hand-written training loop: optimiser presets, LR schedules, model selection, early stopping, NaN guard, progress bars, checkpoints |
 //! | [`metrics`], [`stats`] | accuracy, macro-F1, Pearson, Spearman; mean, std and 95% CIs over seeds, paired differences |
+//! | [`bench`] | a small timing harness whose `BENCH_JSON` lines `cargo xtask bench` compares with PyTorch twins |
 //! | [`report`] | claims with verdicts decided by code, and the `report.json` / `report.md` / SVG report |
 //!
 //! Library code and tests use [`Device::flex()`](burn::tensor::Device::flex) (pure-Rust CPU)
@@ -26,6 +27,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod data;
 pub mod device;
 pub mod error;
