@@ -299,6 +299,45 @@ mod tests {
     }
 
     #[test]
+    fn fetch_keeps_only_verified_downloads() {
+        if Command::new("curl").arg("--version").output().is_err() {
+            eprintln!("skipped: curl not installed");
+            return;
+        }
+        let tmp = TempDir::new("store-fetch");
+        let upstream = tmp.path().join("upstream.txt");
+        fs::write(&upstream, b"hello").unwrap();
+        let url = format!("file://{}", upstream.display());
+        let good = FileEntry {
+            path: "demo/hello.txt".into(),
+            bytes: 5,
+            sha256: sha256_hex(b"hello"),
+            url: url.clone(),
+        };
+        let ds = DatasetEntry {
+            name: "demo".into(),
+            description: String::new(),
+            licence: String::new(),
+            cite: String::new(),
+            source: String::new(),
+            committed: false,
+            files: vec![],
+        };
+        let roots = DataRoots::new(tmp.path().join("cache"), None);
+        let got = roots.fetch(&ds, &good).unwrap();
+        assert_eq!(fs::read(&got).unwrap(), b"hello");
+        assert_eq!(roots.status(&good).unwrap(), FileStatus::Verified(got));
+        // A download whose SHA-256 differs is discarded, with no partial file left.
+        let bad = FileEntry { path: "demo/other.txt".into(), sha256: "0".repeat(64), ..good };
+        let msg = roots.fetch(&ds, &bad).unwrap_err().to_string();
+        assert!(msg.contains("corrupt") && msg.contains("other.txt"), "{msg}");
+        let left: Vec<_> = fs::read_dir(tmp.path().join("cache/demo")).unwrap().collect();
+        assert_eq!(left.len(), 1, "only the verified file remains");
+        let missing = FileEntry { path: "demo/x.txt".into(), url: format!("{url}.nope"), ..bad };
+        assert!(matches!(roots.fetch(&ds, &missing), Err(DataError::Download { .. })));
+    }
+
+    #[test]
     fn embedded_digits_verify() {
         let roots = DataRoots::new("/nonexistent", None);
         let bytes = roots.read("digits", "digits/digits.csv.gz").unwrap();
