@@ -9,6 +9,7 @@
 //! | [`data`] | the dataset registry, cache/mirror lookup with SHA-256 checks, typed parsers, the digits dataset and its fixed split |
 //! | [`train`] | pieces of a hand-written training loop: optimiser presets, LR schedules, model selection, early stopping, NaN guard, progress bars, checkpoints |
 //! | [`metrics`], [`stats`] | accuracy, macro-F1, Pearson, Spearman; mean, std and 95% CIs over seeds, paired differences |
+//! | [`nn`], [`lm`] | a small causal transformer (RoPE, causal / banded / explicit masks, FFN hooks) and token log-probabilities under full, truncated, chunked or banded contexts |
 //! | [`bench`] | a small timing harness whose `BENCH_JSON` lines `cargo xtask bench` compares with PyTorch twins |
 //! | [`report`] | claims with verdicts decided by code, and the `report.json` / `report.md` / SVG report |
 //!
@@ -31,7 +32,9 @@ pub mod bench;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod lm;
 pub mod metrics;
+pub mod nn;
 pub mod report;
 pub mod stats;
 pub mod testing;
