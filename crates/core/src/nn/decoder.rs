@@ -82,7 +82,7 @@ pub enum AttnMask {
         window: usize,
     },
     /// `[batch, T, T]`, true where attention is blocked (Burn's convention).
-    Explicit(Tensor<3, Bool>),
+    Explicit(Box<Tensor<3, Bool>>),
 }
 
 /// Per-layer access to the MLP's post-GELU activations `[batch, T, d_ff]`.
@@ -175,7 +175,7 @@ impl DecoderConfig {
     /// if neither tokens nor vectors are configured as input or output.
     pub fn init(&self, device: &Device) -> Decoder {
         assert!(
-            self.n_heads > 0 && self.d_model % self.n_heads == 0,
+            self.n_heads > 0 && self.d_model.is_multiple_of(self.n_heads),
             "d_model {} not divisible by n_heads {}",
             self.d_model,
             self.n_heads
@@ -200,7 +200,7 @@ impl DecoderConfig {
         let (rope, pos_embed) = match self.positions {
             Positions::Rope { base } => {
                 assert!(
-                    d_head % 2 == 0,
+                    d_head.is_multiple_of(2),
                     "RoPE needs an even head width, got {d_head}"
                 );
                 (
@@ -552,7 +552,7 @@ mod tests {
         let explicit = m.forward(
             DecoderInput::Vectors(x),
             0,
-            &AttnMask::Explicit(mask),
+            &AttnMask::Explicit(Box::new(mask)),
             &mut FfnHooks::none(),
         );
         causal
