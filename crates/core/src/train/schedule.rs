@@ -23,6 +23,18 @@ pub enum LrSchedule {
         /// Total steps.
         total: usize,
     },
+    /// Linear warm-up from 0 over `warmup` steps, then linear decay from `lr` to `final_lr`
+    /// at step `total` (Hugging Face's `get_linear_schedule_with_warmup` when `final_lr` is 0).
+    Linear {
+        /// Peak rate.
+        lr: f64,
+        /// Rate at `total` and after.
+        final_lr: f64,
+        /// Warm-up steps.
+        warmup: usize,
+        /// Total steps.
+        total: usize,
+    },
     /// `lr * gamma^(step / every)` (PyTorch's `StepLR`).
     Step {
         /// Initial rate.
@@ -52,6 +64,19 @@ impl LrSchedule {
                 let t = ((step - warmup) as f64 / span as f64).min(1.0);
                 min_lr + 0.5 * (lr - min_lr) * (1.0 + (std::f64::consts::PI * t).cos())
             }
+            Self::Linear {
+                lr,
+                final_lr,
+                warmup,
+                total,
+            } => {
+                if step < warmup {
+                    return lr * (step + 1) as f64 / warmup as f64;
+                }
+                let span = total.saturating_sub(warmup).max(1);
+                let t = ((step - warmup) as f64 / span as f64).min(1.0);
+                lr + t * (final_lr - lr)
+            }
             Self::Step { lr, every, gamma } => lr * gamma.powi((step / every.max(1)) as i32),
         }
     }
@@ -75,6 +100,15 @@ mod tests {
         assert!((c.lr(2) - 1.0).abs() < 1e-12);
         assert!((c.lr(7) - 0.5).abs() < 1e-12); // halfway: (1 + cos(pi/2)) / 2
         assert!(c.lr(12).abs() < 1e-12 && c.lr(50).abs() < 1e-12);
+        let l = LrSchedule::Linear {
+            lr: 1.0,
+            final_lr: 0.1,
+            warmup: 10,
+            total: 110,
+        };
+        assert_eq!(l.lr(4), 0.5);
+        assert!((l.lr(60) - 0.55).abs() < 1e-12); // halfway from 1.0 to 0.1
+        assert!((l.lr(500) - 0.1).abs() < 1e-12);
         let s = LrSchedule::Step {
             lr: 1.0,
             every: 10,
