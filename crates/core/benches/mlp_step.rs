@@ -35,7 +35,11 @@ fn main() {
         let loss = loss_fn.forward(logits, y.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = opt.step(1e-3, model.clone(), grads);
-        let _ = model.out.bias.as_ref().map(|b| b.val().sum().into_scalar::<f32>());
+        let _ = model
+            .out
+            .bias
+            .as_ref()
+            .map(|b| b.val().sum().into_scalar::<f32>());
     });
     let eval = model.valid();
     let xe = x.clone().inner();

@@ -10,7 +10,7 @@
 //! | [`train`] | pieces of a hand-written training loop: optimiser presets, LR schedules, model selection, early stopping, NaN guard, progress bars, checkpoints |
 //! | [`metrics`], [`stats`] | accuracy, macro-F1, Pearson, Spearman; mean, std and 95% CIs over seeds, paired differences |
 //! | [`nn`], [`lm`] | a small causal transformer (RoPE, causal / banded / explicit masks, FFN hooks) and token log-probabilities under full, truncated, chunked or banded contexts |
-//! | [`bench`] | a small timing harness whose `BENCH_JSON` lines `cargo xtask bench` compares with PyTorch twins |
+//! | [`bench`](mod@bench) | a small timing harness whose `BENCH_JSON` lines `cargo xtask bench` compares with PyTorch twins |
 //! | [`report`] | claims with verdicts decided by code, and the `report.json` / `report.md` / SVG report |
 //!
 //! Library code and tests use [`Device::flex()`](burn::tensor::Device::flex) (pure-Rust CPU)

@@ -1,6 +1,6 @@
 //! Causal language models as token log-probability functions under a chosen context
 //! window: the interface the long-context metrics (LongPPL, LongCE) are written against,
-//! so they work for any model, not only [`Decoder`](crate::nn::decoder::Decoder).
+//! so they work for any model, not only [`Decoder`].
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData};

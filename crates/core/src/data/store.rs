@@ -328,13 +328,29 @@ mod tests {
         assert_eq!(fs::read(&got).unwrap(), b"hello");
         assert_eq!(roots.status(&good).unwrap(), FileStatus::Verified(got));
         // A download whose SHA-256 differs is discarded, with no partial file left.
-        let bad = FileEntry { path: "demo/other.txt".into(), sha256: "0".repeat(64), ..good };
+        let bad = FileEntry {
+            path: "demo/other.txt".into(),
+            sha256: "0".repeat(64),
+            ..good
+        };
         let msg = roots.fetch(&ds, &bad).unwrap_err().to_string();
-        assert!(msg.contains("corrupt") && msg.contains("other.txt"), "{msg}");
-        let left: Vec<_> = fs::read_dir(tmp.path().join("cache/demo")).unwrap().collect();
+        assert!(
+            msg.contains("corrupt") && msg.contains("other.txt"),
+            "{msg}"
+        );
+        let left: Vec<_> = fs::read_dir(tmp.path().join("cache/demo"))
+            .unwrap()
+            .collect();
         assert_eq!(left.len(), 1, "only the verified file remains");
-        let missing = FileEntry { path: "demo/x.txt".into(), url: format!("{url}.nope"), ..bad };
-        assert!(matches!(roots.fetch(&ds, &missing), Err(DataError::Download { .. })));
+        let missing = FileEntry {
+            path: "demo/x.txt".into(),
+            url: format!("{url}.nope"),
+            ..bad
+        };
+        assert!(matches!(
+            roots.fetch(&ds, &missing),
+            Err(DataError::Download { .. })
+        ));
     }
 
     #[test]

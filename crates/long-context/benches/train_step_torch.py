@@ -1,0 +1,94 @@
+"""PyTorch twin of train_step.rs: the same pre-LN decoder (RoPE on adjacent pairs, GELU
+MLP, final LayerNorm), batch 8 x 128 tokens, cross-entropy, AdamW (wd 0.01, eps 1e-8) with a
+per-parameter gradient-norm clip of 1.0 (as Burn's GradientClippingConfig::Norm), 2 threads.
+Inputs are random tokens of the same vocabulary (the cost does not depend on their values)."""
+import json, math, os, time
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_num_threads(int(os.environ.get("REPRO_THREADS", "2")))
+torch.manual_seed(0)
+V, D, H, L, FF, B, T = 133, 64, 4, 2, 256, 8, 128
+DH = D // H
+
+
+def rope_tables(t, dh, base=10000.0):
+    inv = base ** (-torch.arange(0, dh, 2).float() / dh)
+    ang = torch.arange(t).float()[:, None] * inv[None, :]
+    return ang.cos(), ang.sin()
+
+
+COS, SIN = rope_tables(T, DH)
+
+
+def rope(x):  # x [b, h, t, dh], adjacent pairs (x0, x1), (x2, x3), ...
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    t = x.shape[2]
+    c, s = COS[:t], SIN[:t]
+    return torch.stack((x0 * c - x1 * s, x0 * s + x1 * c), dim=-1).flatten(-2)
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(D), nn.LayerNorm(D)
+        self.q, self.k, self.v, self.o = (nn.Linear(D, D) for _ in range(4))
+        self.up, self.down = nn.Linear(D, FF), nn.Linear(FF, D)
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        n = self.ln1(x)
+        split = lambda y: y.view(b, t, H, DH).transpose(1, 2)
+        q, k, v = rope(split(self.q(n))), rope(split(self.k(n))), split(self.v(n))
+        ctx = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.o(ctx.transpose(1, 2).reshape(b, t, D))
+        return x + self.down(F.gelu(self.up(self.ln2(x))))
+
+
+class Decoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(V, D)
+        self.blocks = nn.ModuleList(Block() for _ in range(L))
+        self.ln, self.head = nn.LayerNorm(D), nn.Linear(D, V)
+
+    def forward(self, ids):
+        x = self.emb(ids)
+        for blk in self.blocks:
+            x = blk(x)
+        return self.head(self.ln(x))
+
+
+model = Decoder()
+opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01, eps=1e-8)
+ids = torch.randint(0, V, (B, T))
+
+
+def step():
+    opt.zero_grad()
+    logits = model(ids[:, :-1])
+    loss = F.cross_entropy(logits.reshape(-1, V), ids[:, 1:].reshape(-1))
+    loss.item()
+    loss.backward()
+    for p in model.parameters():
+        torch.nn.utils.clip_grad_norm_([p], 1.0)
+    opt.step()
+
+
+def run(name, warmup, iters, f):
+    for _ in range(warmup):
+        f()
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        f()
+        times.append((time.perf_counter() - t0) * 1e3)
+    times.sort()
+    med = times[iters // 2] if iters % 2 else 0.5 * (times[iters // 2 - 1] + times[iters // 2])
+    r = {"name": name, "iters": iters, "median_ms": med, "mean_ms": sum(times) / iters, "min_ms": times[0], "max_ms": times[-1]}
+    print(f"{name:<32} median {med:9.3f} ms")
+    print("BENCH_JSON " + json.dumps(r))
+
+
+run("lm_train_step_b8_t128", 5, 30, step)
