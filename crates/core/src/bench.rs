@@ -119,7 +119,17 @@ mod tests {
             "noise\n{LINE_PREFIX}{}\n{LINE_PREFIX}not json\n",
             serde_json::to_string(&r).unwrap()
         );
-        assert_eq!(parse_lines(&out), vec![r]);
+        // serde_json parses floats to within an ulp (no `float_roundtrip` feature).
+        let back = parse_lines(&out);
+        assert_eq!(back.len(), 1);
+        assert_eq!((back[0].name.as_str(), back[0].iters), ("sleep", 3));
+        for (a, b) in [
+            (back[0].median_ms, r.median_ms),
+            (back[0].min_ms, r.min_ms),
+            (back[0].max_ms, r.max_ms),
+        ] {
+            assert!((a - b).abs() <= 1e-12 * b.abs(), "{a} vs {b}");
+        }
         // The twin's lines may omit max_ms.
         let twin = parse_lines(
             r#"BENCH_JSON {"name": "a", "iters": 1, "median_ms": 2.0, "mean_ms": 2.0, "min_ms": 2.0}"#,
