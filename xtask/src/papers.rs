@@ -16,12 +16,20 @@ pub struct Paper {
 }
 
 /// Every implemented paper, in the order of the README's table.
-pub const PAPERS: &[Paper] = &[Paper {
-    name: "long-context",
-    title: "What is Wrong with Perplexity for Long-context Language Modeling? (LongPPL, LongCE; ICLR 2025)",
-    claims: repro_long_context::CLAIMS,
-    reproduce: repro_long_context::reproduce,
-}];
+pub const PAPERS: &[Paper] = &[
+    Paper {
+        name: "graph-ood",
+        title: "Dissecting the Failure of Invariant Learning on Graphs (CIA, CIA-LRA; NeurIPS 2024)",
+        claims: repro_graph_ood::CLAIMS,
+        reproduce: repro_graph_ood::reproduce,
+    },
+    Paper {
+        name: "long-context",
+        title: "What is Wrong with Perplexity for Long-context Language Modeling? (LongPPL, LongCE; ICLR 2025)",
+        claims: repro_long_context::CLAIMS,
+        reproduce: repro_long_context::reproduce,
+    },
+];
 
 /// Finds a paper by name, with a helpful error.
 pub fn find(name: &str) -> anyhow::Result<&'static Paper> {

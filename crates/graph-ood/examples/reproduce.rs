@@ -1,0 +1,21 @@
+//! Runs a profile and writes the report, until `cargo xtask reproduce graph-ood` is wired:
+//! `cargo run -p repro-graph-ood --example reproduce -- quick results/graph-ood`.
+
+use repro_core::report::{Options, Profile};
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let profile: Profile = args
+        .next()
+        .unwrap_or_else(|| "quick".into())
+        .parse()
+        .map_err(anyhow::Error::msg)?;
+    let out = args
+        .next()
+        .unwrap_or_else(|| format!("results/graph-ood-{profile}"));
+    let report = repro_graph_ood::reproduce(&Options::new(profile))?;
+    report.write(std::path::Path::new(&out))?;
+    println!("{}", report.claims_table());
+    println!("wall time {:.1} s; report in {out}", report.wall_seconds);
+    Ok(())
+}
