@@ -29,6 +29,12 @@ pub const PAPERS: &[Paper] = &[
         claims: repro_long_context::CLAIMS,
         reproduce: repro_long_context::reproduce,
     },
+    Paper {
+        name: "monosemantic",
+        title: "Beyond Interpretability: The Gains of Feature Monosemanticity on Model Robustness (ICLR 2025)",
+        claims: repro_monosemantic::CLAIMS,
+        reproduce: repro_monosemantic::reproduce,
+    },
 ];
 
 /// Finds a paper by name, with a helpful error.

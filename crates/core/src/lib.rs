@@ -11,6 +11,7 @@
 //! | [`metrics`], [`stats`] | accuracy, macro-F1, Pearson, Spearman; mean, std and 95% CIs over seeds, paired differences |
 //! | [`nn`], [`lm`] | a small causal transformer (RoPE, causal / banded / explicit masks, FFN hooks) and token log-probabilities under full, truncated, chunked or banded contexts |
 //! | [`bench`](mod@bench) | a small timing harness whose `BENCH_JSON` lines `cargo xtask bench` compares with PyTorch twins |
+//! | [`loss`], [`probe`], [`augment`] | NT-Xent (InfoNCE) contrastive loss; linear probes on frozen features (SGD, fixed epochs, several label sets at once); 8×8 image augmentations and shifts |
 //! | [`report`] | claims with verdicts decided by code, and the `report.json` / `report.md` / SVG report |
 //!
 //! Library code and tests use [`Device::flex()`](burn::tensor::Device::flex) (pure-Rust CPU)
@@ -28,13 +29,16 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod augment;
 pub mod bench;
 pub mod data;
 pub mod device;
 pub mod error;
 pub mod lm;
+pub mod loss;
 pub mod metrics;
 pub mod nn;
+pub mod probe;
 pub mod report;
 pub mod stats;
 pub mod testing;
