@@ -35,6 +35,12 @@ pub const PAPERS: &[Paper] = &[
         claims: repro_monosemantic::CLAIMS,
         reproduce: repro_monosemantic::reproduce,
     },
+    Paper {
+        name: "flowdiff",
+        title: "FlowDiff: Integrating Amortized Inference with Diffusion Models for Learning Clean Distribution from Corrupted Images (2024)",
+        claims: repro_flowdiff::CLAIMS,
+        reproduce: repro_flowdiff::reproduce,
+    },
 ];
 
 /// Finds a paper by name, with a helpful error.
