@@ -2,6 +2,10 @@
 (warm-up untimed, then per-iteration wall time; a scalar is read back every iteration)."""
 import json, os, time, gzip, pathlib
 import torch
+import pathlib, sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "xtask" / "python"))
+from repro_bench import run  # noqa: E402  (the shared timing rule)
 
 torch.set_num_threads(int(os.environ.get("REPRO_THREADS", "2")))
 torch.manual_seed(0)
@@ -12,21 +16,6 @@ y = torch.tensor([r[64] for r in rows[:256]])
 model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
 opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2, eps=1e-8)
 loss_fn = torch.nn.CrossEntropyLoss()
-
-
-def run(name, warmup, iters, f):
-    for _ in range(warmup):
-        f()
-    times = []
-    for _ in range(iters):
-        t = time.perf_counter()
-        f()
-        times.append((time.perf_counter() - t) * 1e3)
-    times.sort()
-    med = times[iters // 2] if iters % 2 else 0.5 * (times[iters // 2 - 1] + times[iters // 2])
-    r = {"name": name, "iters": iters, "median_ms": med, "mean_ms": sum(times) / iters, "min_ms": times[0], "max_ms": times[-1]}
-    print(f"{name:<32} median {med:9.3f} ms")
-    print("BENCH_JSON " + json.dumps(r))
 
 
 def train_step():

@@ -7,6 +7,10 @@ Adam(eps=1e-8), each parameter's gradient clipped to norm 1 (as Burn's per-tenso
 back every iteration)."""
 import copy, json, math, os, time
 import torch
+import pathlib, sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "xtask" / "python"))
+from repro_bench import run  # noqa: E402  (the shared timing rule)
 
 torch.set_num_threads(int(os.environ.get("REPRO_THREADS", "2")))
 torch.manual_seed(0)
@@ -126,21 +130,6 @@ def dm_step():
         for pe, p in zip(ema.parameters(), den.parameters()):
             pe.mul_(0.998).add_(p, alpha=0.002)
     return loss.item()
-
-
-def run(name, warmup, iters, f):
-    for _ in range(warmup):
-        f()
-    times = []
-    for _ in range(iters):
-        t = time.perf_counter()
-        f()
-        times.append((time.perf_counter() - t) * 1e3)
-    times.sort()
-    med = times[iters // 2] if iters % 2 else 0.5 * (times[iters // 2 - 1] + times[iters // 2])
-    r = {"name": name, "iters": iters, "median_ms": med, "mean_ms": sum(times) / iters, "min_ms": times[0], "max_ms": times[-1]}
-    print(f"{name:<32} median {med:9.3f} ms")
-    print("BENCH_JSON " + json.dumps(r))
 
 
 run("flowdiff_joint_step_b256_k8", 10, 100, lambda: (flow_step(), dm_step()))

@@ -4,6 +4,10 @@ cora.npz (parsed without numpy), cross-entropy on every other node, Adam(lr 1e-3
 2 threads; the same timing rule (untimed warm-up, per-iteration wall time, a scalar read back)."""
 import ast, io, json, os, pathlib, time, zipfile
 import torch
+import pathlib, sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "xtask" / "python"))
+from repro_bench import run  # noqa: E402  (the shared timing rule)
 
 torch.set_num_threads(int(os.environ.get("REPRO_THREADS", "2")))
 torch.manual_seed(0)
@@ -75,21 +79,6 @@ class Net(torch.nn.Module):
 
 model = Net()
 opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)
-
-
-def run(name, warmup, iters, fn):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(iters):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1e3)
-    times.sort()
-    med = times[iters // 2] if iters % 2 else 0.5 * (times[iters // 2 - 1] + times[iters // 2])
-    r = {"name": name, "iters": iters, "median_ms": med, "mean_ms": sum(times) / iters, "min_ms": times[0], "max_ms": times[-1]}
-    print(f"{name:<32} median {med:9.3f} ms")
-    print("BENCH_JSON " + json.dumps(r))
 
 
 def train_step():

@@ -4,6 +4,10 @@ per-parameter gradient-norm clip of 1.0 (as Burn's GradientClippingConfig::Norm)
 Inputs are random tokens of the same vocabulary (the cost does not depend on their values)."""
 import json, math, os, time
 import torch
+import pathlib, sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "xtask" / "python"))
+from repro_bench import run  # noqa: E402  (the shared timing rule)
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -74,21 +78,6 @@ def step():
     for p in model.parameters():
         torch.nn.utils.clip_grad_norm_([p], 1.0)
     opt.step()
-
-
-def run(name, warmup, iters, f):
-    for _ in range(warmup):
-        f()
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        f()
-        times.append((time.perf_counter() - t0) * 1e3)
-    times.sort()
-    med = times[iters // 2] if iters % 2 else 0.5 * (times[iters // 2 - 1] + times[iters // 2])
-    r = {"name": name, "iters": iters, "median_ms": med, "mean_ms": sum(times) / iters, "min_ms": times[0], "max_ms": times[-1]}
-    print(f"{name:<32} median {med:9.3f} ms")
-    print("BENCH_JSON " + json.dumps(r))
 
 
 run("lm_train_step_b8_t128", 5, 30, step)

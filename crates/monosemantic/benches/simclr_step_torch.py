@@ -4,6 +4,10 @@ with tau 0.2 (self-similarity masked with -1e9), AdamW lr 1e-3 wd 1e-4 eps 1e-8,
 2 threads; NCL adds a ReLU on the projector output before the loss."""
 import json, os, time
 import torch
+import pathlib, sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "xtask" / "python"))
+from repro_bench import run  # noqa: E402  (the shared timing rule)
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -27,21 +31,6 @@ def nt_xent(z1, z2, tau):
 
 
 x1, x2 = torch.rand(256, 64), torch.rand(256, 64)
-
-
-def run(name, warmup, iters, f):
-    for _ in range(warmup):
-        f()
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        f()
-        times.append((time.perf_counter() - t0) * 1e3)
-    times.sort()
-    med = times[iters // 2] if iters % 2 else 0.5 * (times[iters // 2 - 1] + times[iters // 2])
-    r = {"name": name, "iters": iters, "median_ms": med, "mean_ms": sum(times) / iters, "min_ms": times[0], "max_ms": times[-1]}
-    print(f"{name:<32} median {med:9.3f} ms")
-    print("BENCH_JSON " + json.dumps(r))
 
 
 for name, relu in [("simclr_step_b256", False), ("ncl_step_b256", True)]:
