@@ -152,50 +152,18 @@ fn run_family(
         &plain,
     );
     let band_s = AttnMask::Banded { window: cfg.short };
-    let mut members = Vec::new();
+    let mut family: Vec<(String, &Decoder, &AttnMask)> = Vec::new();
     for (k, frac) in ["1/4", "1/2", "1"].iter().enumerate() {
         let m = &a.snapshots[k].1;
-        members.push(evaluate_member(
-            &format!("A{frac} causal"),
-            m,
-            &AttnMask::Causal,
-            &docs,
-            &keys,
-            cfg,
-            &prompts,
-            &plain,
-        ));
-        members.push(evaluate_member(
-            &format!("A{frac} band s"),
-            m,
-            &band_s,
-            &docs,
-            &keys,
-            cfg,
-            &prompts,
-            &plain,
-        ));
+        family.push((format!("A{frac} causal"), m, &AttnMask::Causal));
+        family.push((format!("A{frac} band s"), m, &band_s));
     }
-    members.push(evaluate_member(
-        "B band s/2",
-        &b.snapshots[0].1,
-        &band_b,
-        &docs,
-        &keys,
-        cfg,
-        &prompts,
-        &plain,
-    ));
-    members.push(evaluate_member(
-        "S1 near-only",
-        &s1.snapshots[0].1,
-        &AttnMask::Causal,
-        &docs,
-        &keys,
-        cfg,
-        &prompts,
-        &plain,
-    ));
+    family.push(("B band s/2".into(), &b.snapshots[0].1, &band_b));
+    family.push(("S1 near-only".into(), &s1.snapshots[0].1, &AttnMask::Causal));
+    let members = family
+        .iter()
+        .map(|(name, m, mask)| evaluate_member(name, m, mask, &docs, &keys, cfg, &prompts, &plain))
+        .collect();
     let fidelity = vec![
         (
             "evaluator, Truncated(s)".to_owned(),

@@ -56,30 +56,28 @@ impl LrSchedule {
                 min_lr,
                 warmup,
                 total,
-            } => {
-                if step < warmup {
-                    return lr * (step + 1) as f64 / warmup as f64;
-                }
-                let span = total.saturating_sub(warmup).max(1);
-                let t = ((step - warmup) as f64 / span as f64).min(1.0);
+            } => warm_then(step, lr, warmup, total, |t| {
                 min_lr + 0.5 * (lr - min_lr) * (1.0 + (std::f64::consts::PI * t).cos())
-            }
+            }),
             Self::Linear {
                 lr,
                 final_lr,
                 warmup,
                 total,
-            } => {
-                if step < warmup {
-                    return lr * (step + 1) as f64 / warmup as f64;
-                }
-                let span = total.saturating_sub(warmup).max(1);
-                let t = ((step - warmup) as f64 / span as f64).min(1.0);
-                lr + t * (final_lr - lr)
-            }
+            } => warm_then(step, lr, warmup, total, |t| lr + t * (final_lr - lr)),
             Self::Step { lr, every, gamma } => lr * gamma.powi((step / every.max(1)) as i32),
         }
     }
+}
+
+/// Linear warm-up from 0 to `lr` over `warmup` steps, then `decay(t)` with `t` going from 0
+/// at the end of warm-up to 1 at `total` (and staying there).
+fn warm_then(step: usize, lr: f64, warmup: usize, total: usize, decay: impl Fn(f64) -> f64) -> f64 {
+    if step < warmup {
+        return lr * (step + 1) as f64 / warmup as f64;
+    }
+    let span = total.saturating_sub(warmup).max(1);
+    decay(((step - warmup) as f64 / span as f64).min(1.0))
 }
 
 #[cfg(test)]
