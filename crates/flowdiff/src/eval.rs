@@ -67,6 +67,10 @@ fn kernel_mean(a: &[f32], b: &[f32], d: usize, inv2h2: &[f64]) -> f64 {
             }
             s
         })
+        // Collect, then add in row order: a parallel `sum()` adds in whatever order threads
+        // finish, and the result must not depend on scheduling.
+        .collect::<Vec<f64>>()
+        .iter()
         .sum();
     total / ((a.len() / d) as f64 * nb as f64 * inv2h2.len() as f64)
 }
@@ -134,7 +138,9 @@ pub fn sliced_w2(a: &[f32], b: &[f32], d: usize, n_dirs: usize, seed: u64) -> f6
                 .sum::<f64>()
                 / pa.len() as f64
         })
-        .sum();
+        .collect::<Vec<f64>>()
+        .iter()
+        .sum(); // in direction order, independent of thread scheduling
     (total / n_dirs as f64).sqrt()
 }
 
