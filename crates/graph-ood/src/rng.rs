@@ -1,17 +1,9 @@
-//! Version-stable random draws on top of [`SplitMix64`]: Gaussian (Box–Muller), Poisson
+//! Version-stable random draws on top of [`SplitMix64`] (whose `normal()` gives Gaussians): Poisson
 //! (Knuth), uniform integers and permutations. Splits, generators, initial weights and
 //! dropout masks all come from here, so they never change with a dependency upgrade and
 //! runs in parallel threads never share a generator.
 
 pub use repro_core::data::split::SplitMix64;
-
-/// A standard normal draw (Box–Muller; one of the pair is discarded for simplicity).
-pub fn normal(rng: &mut SplitMix64) -> f64 {
-    // 1 - U lies in (0, 1], so the logarithm is finite.
-    let u1 = 1.0 - rng.next_f64();
-    let u2 = rng.next_f64();
-    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-}
 
 /// A Poisson(`lambda`) draw (Knuth's product method; fine for small `lambda`).
 pub fn poisson(rng: &mut SplitMix64, lambda: f64) -> usize {
@@ -50,7 +42,7 @@ mod tests {
         // 20,000 draws: standard errors of the mean are ~0.007 (normal) and ~0.014
         // (Poisson(4)); tolerances are about 4 standard errors.
         let mut rng = SplitMix64::new(3);
-        let z: Vec<f64> = (0..20_000).map(|_| normal(&mut rng)).collect();
+        let z: Vec<f64> = (0..20_000).map(|_| rng.normal()).collect();
         let m = z.iter().sum::<f64>() / z.len() as f64;
         let v = z.iter().map(|x| (x - m).powi(2)).sum::<f64>() / z.len() as f64;
         assert!(m.abs() < 0.03 && (v - 1.0).abs() < 0.05, "{m} {v}");

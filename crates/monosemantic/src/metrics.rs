@@ -322,9 +322,7 @@ mod tests {
     fn topk_of_random_code_is_low() {
         let (n, d) = (1000, 20);
         let mut r = SplitMix64::new(2);
-        let f: Vec<f32> = (0..n * d)
-            .map(|_| repro_core::augment::normal(&mut r) as f32)
-            .collect();
+        let f: Vec<f32> = (0..n * d).map(|_| r.normal() as f32).collect();
         let mut y: Vec<u32> = (0..n as u32).map(|i| i % 10).collect();
         r.shuffle(&mut y);
         let c = topk_consistency(&f, n, d, &y, 50);

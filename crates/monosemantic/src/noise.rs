@@ -67,9 +67,7 @@ fn check_rate(what: &str, rate: f64) -> Result<(), Error> {
 
 /// `n` draws of `σ·N(0, 1)`.
 pub fn gaussian_values(n: usize, sigma: f64, rng: &mut SplitMix64) -> Vec<f32> {
-    (0..n)
-        .map(|_| (sigma * augment::normal(rng)) as f32)
-        .collect()
+    (0..n).map(|_| (sigma * rng.normal()) as f32).collect()
 }
 
 /// `n` draws of `a·U[0, 1)` (mean `a/2`: partly a brightness shift, as upstream, P6).

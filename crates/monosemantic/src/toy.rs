@@ -15,7 +15,6 @@ use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
-use repro_core::augment::normal;
 use repro_core::data::split::SplitMix64;
 use repro_core::train::{ensure_finite, optim};
 use serde::{Deserialize, Serialize};
@@ -136,9 +135,7 @@ pub fn train_superposition(
     let (nf, d) = (cfg.n_features, cfg.d_hidden);
     let mut rng = SplitMix64::new(seed);
     let std = (2.0 / (nf + d) as f64).sqrt();
-    let w0: Vec<f32> = (0..d * nf)
-        .map(|_| (std * normal(&mut rng)) as f32)
-        .collect();
+    let w0: Vec<f32> = (0..d * nf).map(|_| (std * rng.normal()) as f32).collect();
     let ad = device.clone().autodiff();
     let mut model = ToyModel {
         w: Param::from_tensor(Tensor::from_data(TensorData::new(w0, [d, nf]), &ad)),

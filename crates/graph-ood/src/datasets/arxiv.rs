@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::graph::{NodeGraph, symmetrise};
-use crate::rng::{SplitMix64, normal, poisson};
+use crate::rng::{SplitMix64, poisson};
 use crate::splits::{
     ConceptCfg, CovariateCfg, OodSplit, Shift, good_concept_split, good_covariate_split,
 };
@@ -110,15 +110,14 @@ pub fn synthetic_arxiv(
         }
     }
     let edges = symmetrise(&pairs);
-    let mu: Vec<f64> = (0..c * dim).map(|_| normal(&mut rng)).collect();
-    let delta: Vec<f64> = (0..c * dim).map(|_| 1.5 * normal(&mut rng)).collect();
+    let mu: Vec<f64> = (0..c * dim).map(|_| rng.normal()).collect();
+    let delta: Vec<f64> = (0..c * dim).map(|_| 1.5 * rng.normal()).collect();
     let mut x = vec![0.0f32; cfg.n * dim];
     for i in 0..cfg.n {
         let frac = year[i] as f64 / (yrs - 1) as f64;
         let yc = y[i] as usize;
         for k in 0..dim {
-            x[i * dim + k] =
-                (mu[yc * dim + k] + frac * delta[yc * dim + k] + normal(&mut rng)) as f32;
+            x[i * dim + k] = (mu[yc * dim + k] + frac * delta[yc * dim + k] + rng.normal()) as f32;
         }
     }
     let g =

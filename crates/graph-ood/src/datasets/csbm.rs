@@ -7,7 +7,7 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use crate::graph::{NodeGraph, symmetrise};
-use crate::rng::{SplitMix64, normal};
+use crate::rng::SplitMix64;
 use crate::splits::OodSplit;
 
 /// Which shift the spurious features carry.
@@ -138,7 +138,7 @@ pub fn csbm_ood(cfg: &CsbmCfg, v: CsbmVariant, seed: u64) -> (NodeGraph, OodSpli
     for i in 0..n {
         let row = &mut x[i * f..(i + 1) * f];
         for v in row.iter_mut() {
-            *v = normal(&mut rng) as f32;
+            *v = rng.normal() as f32;
         }
         row[y[i] as usize] += cfg.a as f32;
         let dir = match v {

@@ -15,7 +15,7 @@ use repro_core::data::parsers::twitch::{
 use serde::{Deserialize, Serialize};
 
 use crate::graph::{NodeGraph, symmetrise};
-use crate::rng::{SplitMix64, normal};
+use crate::rng::SplitMix64;
 use crate::splits::{
     ConceptCfg, CovariateCfg, OodSplit, Shift, good_concept_split, good_covariate_split,
 };
@@ -133,7 +133,7 @@ pub fn reduce_features(x: &[Vec<u32>], d: usize, red: FeatureReduction, out: usi
     match red {
         FeatureReduction::RandProj128 => {
             let scale = 1.0 / (out as f64).sqrt();
-            let r: Vec<f64> = (0..d * out).map(|_| normal(&mut rng) * scale).collect();
+            let r: Vec<f64> = (0..d * out).map(|_| rng.normal() * scale).collect();
             sparse_times(x, &r, out)
                 .into_iter()
                 .map(|v| v as f32)
@@ -141,7 +141,7 @@ pub fn reduce_features(x: &[Vec<u32>], d: usize, red: FeatureReduction, out: usi
         }
         FeatureReduction::Svd128 => {
             let k = (out + 16).min(d);
-            let mut v: Vec<f64> = (0..d * k).map(|_| normal(&mut rng)).collect();
+            let mut v: Vec<f64> = (0..d * k).map(|_| rng.normal()).collect();
             orthonormalise(&mut v, d, k);
             for _ in 0..4 {
                 let z = sparse_times(x, &v, k);
