@@ -29,6 +29,10 @@ pub struct Args {
     /// Folder for checkpoints, so an interrupted run resumes (default: none).
     #[arg(long)]
     pub checkpoints: Option<PathBuf>,
+    /// Run only these experiments (comma-separated names from the paper's docs page);
+    /// default: the profile's set.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
 }
 
 /// Runs one paper or all of them.
@@ -54,6 +58,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             seeds: args.seeds,
             checkpoint_dir: args.checkpoints.as_ref().map(|c| c.join(paper.name)),
             progress: true,
+            only: args.only.clone(),
         };
         eprintln!(
             "reproducing {} (profile {}, device {})",

@@ -94,6 +94,10 @@ pub struct Options {
     pub checkpoint_dir: Option<PathBuf>,
     /// Show progress bars (they also hide themselves when stderr is not a terminal).
     pub progress: bool,
+    /// Experiments to run, by the names a paper crate documents (`--only`); empty runs the
+    /// profile's default set. Claims whose experiments did not run are reported as
+    /// inconclusive.
+    pub only: Vec<String>,
 }
 
 impl Options {
@@ -106,7 +110,28 @@ impl Options {
             seeds: None,
             checkpoint_dir: None,
             progress: true,
+            only: Vec::new(),
         }
+    }
+
+    /// Whether experiment `name` was selected with `--only` (always false when nothing was
+    /// selected: the crate then runs its profile's default set).
+    pub fn selects(&self, name: &str) -> bool {
+        self.only.iter().any(|o| o == name)
+    }
+
+    /// Checks the `--only` names against the experiments a crate knows, so that a typo is a
+    /// clear error instead of an empty run.
+    pub fn check_only(&self, known: &[&str]) -> anyhow::Result<()> {
+        for o in &self.only {
+            if !known.contains(&o.as_str()) {
+                anyhow::bail!(
+                    "unknown experiment `{o}` for --only; this paper has: {}",
+                    known.join(", ")
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The seeds to run: `0..n` with `n` from `--seeds` or `default_n`.
