@@ -5,6 +5,7 @@ use repro_core::Profile;
 use serde::{Deserialize, Serialize};
 
 use crate::diffusion::LogSnrSchedule;
+use crate::flow::MaskKind;
 
 /// Architecture of the conditional flow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,6 +18,9 @@ pub struct FlowArch {
     pub hidden_layers: usize,
     /// Log-scale bound `B`.
     pub scale_bound: f32,
+    /// Coupling masks: alternating coordinates (2-D) or an image checkerboard and its
+    /// complement (digits).
+    pub mask: MaskKind,
 }
 
 /// Architecture of the MLP denoiser.
@@ -82,6 +86,130 @@ impl Dataset2d {
     }
 }
 
+/// A digits corruption of experiment E2 (spec §5).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum DigitsCorruption {
+    /// Denoising: `y = x + sigma n`.
+    Noise {
+        /// Noise level on the `[-1, 1]` scale.
+        sigma: f32,
+    },
+    /// Gaussian blur `A = T ⊗ T` (zero padding) plus noise.
+    Blur {
+        /// Odd kernel side.
+        ksize: usize,
+        /// Kernel standard deviation (pixels).
+        std: f32,
+        /// Noise level.
+        sigma: f32,
+    },
+}
+
+impl DigitsCorruption {
+    /// The spec's blur: 3x3 kernel, std 0.8, noise 0.05.
+    pub const BLUR: Self = Self::Blur {
+        ksize: 3,
+        std: 0.8,
+        sigma: 0.05,
+    };
+
+    /// Short name: `noise0.2`, `noise0.4`, `blur`.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Noise { sigma } => format!("noise{sigma}"),
+            Self::Blur { .. } => "blur".into(),
+        }
+    }
+
+    /// The forward operator on 8x8 images.
+    ///
+    /// # Errors
+    /// Bad blur or noise settings.
+    pub fn operator(
+        &self,
+    ) -> Result<Box<dyn crate::corruption::ForwardOperator>, crate::corruption::CorruptionError>
+    {
+        use crate::corruption::{IdentityOp, MatrixOp};
+        Ok(match *self {
+            Self::Noise { sigma } => Box::new(IdentityOp::new(64, sigma)?),
+            Self::Blur { ksize, std, sigma } => Box::new(MatrixOp::blur(8, 8, ksize, std, sigma)?),
+        })
+    }
+}
+
+/// Experiment E2: 8x8 digits, one corruption per training image, all methods.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DigitsConfig {
+    /// Corruptions run, in order (the downstream study E3 reuses the models of
+    /// `noise0.2`).
+    pub corruptions: Vec<DigitsCorruption>,
+    /// Default number of seeds.
+    pub seeds: usize,
+    /// Generated samples per method for FD-lite and label entropy (the clean reference is
+    /// the 500 test images).
+    pub n_gen: usize,
+    /// Flow samples averaged per posterior mean.
+    pub pm_samples: usize,
+    /// DDIM steps for final samples (`x0^` clipped to `[-1, 1]`).
+    pub ddim_steps: usize,
+    /// Alternations between points of the FD-lite-over-training curve (0: no curve).
+    pub curve_every: usize,
+    /// DDIM samples per curve point.
+    pub curve_samples: usize,
+    /// DDIM steps per curve point.
+    pub curve_ddim_steps: usize,
+    /// Images per method in the sample sheets (seed 0).
+    pub sheet_images: usize,
+    /// EM iterations of the Gaussian prior.
+    pub em_iters: usize,
+    /// The evaluation classifier.
+    pub judge: crate::digits::JudgeConfig,
+    /// Training of FlowDiff; the baselines get matching step counts.
+    pub train: FlowDiffConfig,
+}
+
+/// Experiment E3: DPS on clean test digits with fresh corruption (spec §6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DownstreamConfig {
+    /// Scored test images.
+    pub n_test: usize,
+    /// Validation images for the choice of `zeta` (other test images, disjoint).
+    pub n_val: usize,
+    /// DPS (DDIM) steps.
+    pub steps: usize,
+    /// Candidate guidance scales.
+    pub zetas: Vec<f32>,
+    /// D1: denoising noise level.
+    pub d1_sigma: f32,
+    /// D2: observed fraction of pixels.
+    pub d2_fraction: f32,
+    /// D2: noise level.
+    pub d2_sigma: f32,
+    /// Bootstrap resamples of the paired differences (C5).
+    pub bootstrap_resamples: usize,
+}
+
+impl DownstreamConfig {
+    /// The spec's setting with `n_test` scored images, `n_val` validation images and
+    /// `steps` DPS steps.
+    pub fn with_sizes(n_test: usize, n_val: usize, steps: usize) -> Self {
+        Self {
+            n_test,
+            n_val,
+            steps,
+            zetas: vec![0.3, 1.0, 3.0],
+            d1_sigma: 0.3,
+            d2_fraction: 0.5,
+            d2_sigma: 0.05,
+            bootstrap_resamples: 10_000,
+        }
+    }
+}
+
+/// Experiment names accepted by `--only`.
+pub const EXPERIMENTS: [&str; 4] = ["ring8", "moons", "digits", "downstream"];
+
 /// One reproduction profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentConfig {
@@ -115,6 +243,101 @@ pub struct ExperimentConfig {
     pub curve_ddim_steps: usize,
     /// Training of FlowDiff; the baselines get matching step counts.
     pub train: FlowDiffConfig,
+    /// Experiments run when `--only` is empty (names from [`EXPERIMENTS`]).
+    pub default_experiments: Vec<String>,
+    /// Experiment E2 (digits).
+    pub digits: DigitsConfig,
+    /// Experiment E3 (downstream DPS).
+    pub downstream: DownstreamConfig,
+}
+
+impl DigitsConfig {
+    /// Spec sizes: noise 0.2, noise 0.4 and blur at the full digits step counts
+    /// ([`FlowDiffConfig::digits`]), 3 seeds, DDIM 200.
+    pub fn full() -> Self {
+        Self {
+            corruptions: vec![
+                DigitsCorruption::Noise { sigma: 0.2 },
+                DigitsCorruption::Noise { sigma: 0.4 },
+                DigitsCorruption::BLUR,
+            ],
+            seeds: 3,
+            n_gen: 500,
+            pm_samples: 64,
+            ddim_steps: 200,
+            curve_every: 2000,
+            curve_samples: 500,
+            curve_ddim_steps: 50,
+            sheet_images: 16,
+            em_iters: 50,
+            judge: crate::digits::JudgeConfig::default(),
+            train: FlowDiffConfig::digits(),
+        }
+    }
+
+    /// The reduced budget of the quick profile (declared): noise 0.2 and blur only;
+    /// denoiser width 256 (spec: 512), flow conditioners 128 wide (spec: 256); warm start
+    /// 1 500, warm-up 100, 500 alternations (spec: 10 000 / 1 000 / 20 000); EMA 0.995
+    /// (spec 0.999: its 1 000-step horizon exceeds the whole run); 16 flow samples per
+    /// posterior mean, DDIM 100.
+    pub fn quick() -> Self {
+        let mut train = FlowDiffConfig::digits();
+        train.denoiser.hidden = 256;
+        train.flow.hidden = 128;
+        train.warm_start_steps = 1500;
+        train.flow_warmup_steps = 100;
+        train.alternations = 500;
+        train.ema = 0.995;
+        Self {
+            corruptions: vec![
+                DigitsCorruption::Noise { sigma: 0.2 },
+                DigitsCorruption::BLUR,
+            ],
+            seeds: 3,
+            n_gen: 500,
+            pm_samples: 16,
+            ddim_steps: 100,
+            curve_every: 100,
+            curve_samples: 250,
+            curve_ddim_steps: 25,
+            sheet_images: 16,
+            em_iters: 50,
+            judge: crate::digits::JudgeConfig::default(),
+            train,
+        }
+    }
+
+    /// Seconds (only when selected with `--only digits` in smoke, and in tests): tiny
+    /// networks and step counts, one seed.
+    pub fn smoke() -> Self {
+        let mut train = FlowDiffConfig::digits();
+        train.denoiser.hidden = 32;
+        train.flow.hidden = 32;
+        train.flow.n_couplings = 4;
+        train.batch = 32;
+        train.k = 2;
+        train.warm_start_steps = 20;
+        train.flow_warmup_steps = 5;
+        train.alternations = 20;
+        train.ema = 0.9;
+        Self {
+            corruptions: vec![DigitsCorruption::Noise { sigma: 0.2 }],
+            seeds: 1,
+            n_gen: 64,
+            pm_samples: 2,
+            ddim_steps: 5,
+            curve_every: 10,
+            curve_samples: 32,
+            curve_ddim_steps: 3,
+            sheet_images: 4,
+            em_iters: 5,
+            judge: crate::digits::JudgeConfig {
+                epochs: 20,
+                ..Default::default()
+            },
+            train,
+        }
+    }
 }
 
 impl FlowDiffConfig {
@@ -137,9 +360,42 @@ impl FlowDiffConfig {
                 hidden: 64,
                 hidden_layers: 2,
                 scale_bound: 2.0,
+                mask: MaskKind::Alternate,
             },
             denoiser: DenoiserArch {
                 hidden: 128,
+                layers: 3,
+            },
+            schedule: LogSnrSchedule::default(),
+        }
+    }
+
+    /// The 8x8 digits defaults of spec §3 (full step counts): batch 128, lr 5e-4 (DM) /
+    /// 2e-4 (flow), EMA 0.999 (after weiminbai/EMDiffusion), K = 4, warm start 10 000,
+    /// warm-up 1 000, 20 000 alternations; flow of 10 checkerboard couplings with
+    /// conditioners `[h m, y] -> 256 -> 256`; denoiser `[x_t, e] -> 512 x 3 -> 64`.
+    pub fn digits() -> Self {
+        Self {
+            warm_start_steps: 10_000,
+            flow_warmup_steps: 1000,
+            alternations: 20_000,
+            dm_steps_per_alternation: 1,
+            batch: 128,
+            lr_dm: 5e-4,
+            lr_flow: 2e-4,
+            ema: 0.999,
+            k: 4,
+            w: 1.0,
+            grad_clip: 1.0,
+            flow: FlowArch {
+                n_couplings: 10,
+                hidden: 256,
+                hidden_layers: 2,
+                scale_bound: 2.0,
+                mask: MaskKind::Checkerboard { h: 8, w: 8 },
+            },
+            denoiser: DenoiserArch {
+                hidden: 512,
                 layers: 3,
             },
             schedule: LogSnrSchedule::default(),
@@ -158,7 +414,8 @@ impl FlowDiffConfig {
 }
 
 impl ExperimentConfig {
-    /// Seconds: ring8, sigma 0.5, 512 observations, all methods at tiny step counts.
+    /// Seconds: ring8, sigma 0.5, 512 observations, all methods at tiny step counts. Digits
+    /// and the downstream study run only when selected with `--only`.
     pub fn smoke() -> Self {
         let mut train = FlowDiffConfig::two_d();
         train.warm_start_steps = 200;
@@ -180,10 +437,15 @@ impl ExperimentConfig {
             curve_samples: 256,
             curve_ddim_steps: 20,
             train,
+            default_experiments: vec!["ring8".into()],
+            digits: DigitsConfig::smoke(),
+            downstream: DownstreamConfig::with_sizes(16, 8, 5),
         }
     }
 
-    /// At most 10 minutes on 2 cores: ring8, sigma 0.5, all methods, steps / 5, 3 seeds.
+    /// At most 10 minutes on 2 cores: ring8, sigma 0.5, all methods, steps / 5, 3 seeds;
+    /// digits at the reduced budget of [`DigitsConfig::quick`]; the downstream study on 200
+    /// images with 50 DPS steps.
     pub fn quick() -> Self {
         let mut train = FlowDiffConfig::two_d();
         train.warm_start_steps = 800;
@@ -205,10 +467,14 @@ impl ExperimentConfig {
             curve_samples: 1000,
             curve_ddim_steps: 50,
             train,
+            default_experiments: vec!["ring8".into(), "digits".into(), "downstream".into()],
+            digits: DigitsConfig::quick(),
+            downstream: DownstreamConfig::with_sizes(200, 50, 50),
         }
     }
 
-    /// E1 at full step counts: ring8 and moons, sigma 0.3 and 0.5.
+    /// Spec sizes: E1 at full step counts (ring8 and moons, sigma 0.3 and 0.5), E2 with all
+    /// three corruptions, E3 on 200 images with 100 DPS steps.
     pub fn full() -> Self {
         Self {
             profile: Profile::Full,
@@ -226,6 +492,9 @@ impl ExperimentConfig {
             curve_samples: 1000,
             curve_ddim_steps: 50,
             train: FlowDiffConfig::two_d(),
+            default_experiments: EXPERIMENTS.iter().map(|e| (*e).to_owned()).collect(),
+            digits: DigitsConfig::full(),
+            downstream: DownstreamConfig::with_sizes(200, 50, 100),
         }
     }
 

@@ -34,6 +34,9 @@ pub enum CorruptionError {
     /// No samples were given.
     #[error("sample count is zero: {0} needs at least one sample")]
     NoSamples(&'static str),
+    /// The observed fraction of an inpainting mask must lie in `(0, 1]`.
+    #[error("inpainting fraction {0} must lie in (0, 1]: at least one pixel must be observed")]
+    BadFraction(f32),
     /// A matrix or mask has the wrong size.
     #[error("shape mismatch: {0}")]
     Shape(String),
@@ -156,6 +159,19 @@ impl MatrixOp {
         Self::new(a, kept.len(), d, sigma)
     }
 
+    /// Inpainting with a random mask from [`random_mask`] (`frac` of `d` coordinates observed).
+    ///
+    /// # Errors
+    /// `frac` outside `(0, 1]`, `d = 0`, or `sigma <= 0`.
+    pub fn random_inpainting(
+        d: usize,
+        frac: f32,
+        sigma: f32,
+        seed: u64,
+    ) -> Result<Self, CorruptionError> {
+        Self::inpainting(&random_mask(d, frac, seed)?, sigma)
+    }
+
     fn matrix(&self, device: &Device) -> Tensor<2> {
         to_tensor(self.a.clone(), self.m, self.d, device)
     }
@@ -182,6 +198,32 @@ impl ForwardOperator for MatrixOp {
     fn dense(&self) -> Vec<f64> {
         self.a.iter().map(|&v| f64::from(v)).collect()
     }
+}
+
+/// A mask observing exactly `round(frac d)` (at least 1) of `d` coordinates, chosen uniformly
+/// by a partial Fisher-Yates shuffle seeded with `seed`.
+///
+/// # Errors
+/// `frac` outside `(0, 1]` (or not finite), or `d = 0`.
+pub fn random_mask(d: usize, frac: f32, seed: u64) -> Result<Vec<bool>, CorruptionError> {
+    if !(frac > 0.0 && frac <= 1.0) {
+        return Err(CorruptionError::BadFraction(frac));
+    }
+    if d == 0 {
+        return Err(CorruptionError::NoSamples("an inpainting mask (d = 0)"));
+    }
+    let k = ((f64::from(frac) * d as f64).round() as usize).clamp(1, d);
+    let mut idx: Vec<usize> = (0..d).collect();
+    let mut noise = Noise::new(seed);
+    for i in 0..k {
+        let j = i + noise.below(d - i);
+        idx.swap(i, j);
+    }
+    let mut mask = vec![false; d];
+    for &i in &idx[..k] {
+        mask[i] = true;
+    }
+    Ok(mask)
 }
 
 /// The normalised 1-D Gaussian kernel of odd side `ksize`: `k_j ∝ exp(-j^2 / (2 std^2))`,
@@ -279,7 +321,7 @@ pub fn corrupt(
 mod tests {
     use super::*;
     use crate::linalg;
-    use crate::rng::to_vec;
+    use crate::rng::{to_tensor, to_vec};
 
     fn direct_blur(img: &[f64], h: usize, w: usize, k: &[f64]) -> Vec<f64> {
         // Plain 2-D correlation with zero padding (the kernel is symmetric, so it is also the
@@ -388,6 +430,32 @@ mod tests {
     }
 
     #[test]
+    fn random_inpainting_observes_half_and_its_adjoint_zero_fills() {
+        // 50% of 64 pixels: A has 32 rows of the identity; A x picks the observed pixels and
+        // A^T y puts them back with zeros elsewhere, so A^T A x = mask * x.
+        let device = Device::flex();
+        let mask = random_mask(64, 0.5, 7).unwrap();
+        assert_eq!(mask.iter().filter(|&&b| b).count(), 32);
+        assert_ne!(mask, random_mask(64, 0.5, 8).unwrap());
+        let op = MatrixOp::random_inpainting(64, 0.5, 0.05, 7).unwrap();
+        assert_eq!((op.in_dim(), op.out_dim()), (64, 32));
+        let x: Vec<f32> = (0..128).map(|i| i as f32 / 10.0 - 3.0).collect();
+        let y = to_vec(op.apply(to_tensor(x.clone(), 2, 64, &device)));
+        let kept: Vec<f32> = x
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask[i % 64])
+            .map(|(_, &v)| v)
+            .collect();
+        assert_eq!(y, kept);
+        let back = to_vec(op.adjoint(to_tensor(y, 2, 32, &device)));
+        for (i, (&b, &v)) in back.iter().zip(&x).enumerate() {
+            assert_eq!(b, if mask[i % 64] { v } else { 0.0 });
+        }
+        assert_eq!(random_mask(64, 1.0, 0).unwrap(), vec![true; 64]);
+    }
+
+    #[test]
     fn corrupt_adds_noise_of_the_stated_level() {
         // y - x for the identity is sigma * n: its empirical std over 20 000 values is
         // sigma within ~3 standard errors (se of a std ~ sigma / sqrt(2N) = 0.0015).
@@ -401,6 +469,10 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_clear_errors() {
+        for frac in [0.0, -0.5, 1.5, f32::NAN] {
+            let e = MatrixOp::random_inpainting(64, frac, 0.05, 0).unwrap_err();
+            assert!(e.to_string().contains("must lie in (0, 1]"), "{e}");
+        }
         let e = gaussian_blur_matrix(8, 8, 9, 2.0).unwrap_err();
         assert!(e.to_string().contains("larger than the 8x8 image"), "{e}");
         assert!(matches!(

@@ -175,6 +175,47 @@ pub fn psnr(mse: f64, range: f64) -> f64 {
     }
 }
 
+/// Largest PSNR reported: identical images give `+inf`, which tables show as this cap.
+pub const PSNR_CAP: f64 = 100.0;
+
+/// PSNR of each image (rows of `d` values): `10 log10(range^2 / MSE_i)` with `MSE_i` the mean
+/// over the row's pixels, capped at [`PSNR_CAP`].
+pub fn psnr_per_image(est: &[f32], truth: &[f32], d: usize, range: f64) -> Vec<f64> {
+    est.chunks(d)
+        .zip(truth.chunks(d))
+        .map(|(a, b)| {
+            let mse = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| f64::from(x - y).powi(2))
+                .sum::<f64>()
+                / d as f64;
+            psnr(mse, range).min(PSNR_CAP)
+        })
+        .collect()
+}
+
+/// Percentile bootstrap 95% interval of the mean of `values`: `resamples` resamples with
+/// replacement (indices from SplitMix64 seeded with `seed`), the 2.5% and 97.5% empirical
+/// quantiles of the resampled means (linear interpolation). NaN for empty input.
+pub fn bootstrap_mean_ci(values: &[f64], resamples: usize, seed: u64) -> (f64, f64) {
+    let n = values.len();
+    if n == 0 || resamples == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let mut noise = Noise::new(seed);
+    let mut means: Vec<f64> = (0..resamples)
+        .map(|_| (0..n).map(|_| values[noise.below(n)]).sum::<f64>() / n as f64)
+        .collect();
+    means.sort_by(f64::total_cmp);
+    let q = |p: f64| {
+        let pos = p * (resamples - 1) as f64;
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        means[lo] + (means[hi] - means[lo]) * (pos - lo as f64)
+    };
+    (q(0.025), q(0.975))
+}
+
 /// Mean over rows of `||a_i - b_i||^2` (sum over coordinates).
 pub fn mean_sq_error(a: &[f32], b: &[f32], d: usize) -> f64 {
     let n = a.len() / d;
@@ -306,6 +347,54 @@ mod tests {
         // PSNR(MSE 0.04, range 2) = 10 log10(4 / 0.04) = 20 dB.
         assert!((psnr(0.04, 2.0) - 20.0).abs() < 1e-12);
         assert!(psnr(0.0, 2.0).is_infinite());
+        // Per image: identical rows are capped; a row off by 0.2 everywhere has MSE 0.04.
+        let p = psnr_per_image(&[0.5, 0.5, 0.2, 0.2], &[0.5, 0.5, 0.0, 0.0], 2, 2.0);
+        assert_eq!(p[0], PSNR_CAP);
+        assert!((p[1] - 20.0).abs() < 1e-6, "{p:?}");
+    }
+
+    #[test]
+    fn fd_lite_is_zero_on_itself_and_grows_with_a_shift() {
+        // FD-lite is the Fréchet distance on 32-d judge features: on a feature set with
+        // itself it is 0 (up to the eigen-solver's rounding), and a shift c of every
+        // feature adds exactly ||c||^2 = 32 c^2 (covariances unchanged).
+        let mut noise = Noise::new(3);
+        let f: Vec<f32> = (0..500 * 32)
+            .map(|i| noise.normal() as f32 * (1.0 + (i % 32) as f32 / 16.0))
+            .collect();
+        assert!(frechet_distance(&f, &f, 32).abs() < 1e-8);
+        let mut last = 0.0;
+        for c in [0.1f32, 0.3, 1.0] {
+            let g: Vec<f32> = f.iter().map(|v| v + c).collect();
+            let fd = frechet_distance(&f, &g, 32);
+            let expect = 32.0 * f64::from(c).powi(2);
+            // f32 features shifted in f32: relative 1e-4.
+            assert!(
+                (fd - expect).abs() < 1e-4 * expect + 1e-6,
+                "{fd} vs {expect}"
+            );
+            assert!(fd > last);
+            last = fd;
+        }
+    }
+
+    #[test]
+    fn bootstrap_interval_covers_the_mean_and_shrinks_with_n() {
+        // Values with mean 1 and std 1: the 95% interval of the mean has half-width about
+        // 1.96 / sqrt(n) (0.088 at n = 500, 0.28 at n = 50), tolerance 25%.
+        let mut noise = Noise::new(11);
+        let v: Vec<f64> = (0..500).map(|_| 1.0 + noise.normal()).collect();
+        let m = v.iter().sum::<f64>() / 500.0;
+        let (lo, hi) = bootstrap_mean_ci(&v, 10_000, 0);
+        assert!(lo < m && m < hi, "{lo} {m} {hi}");
+        assert!(((hi - lo) / 2.0 - 1.96 / 500f64.sqrt()).abs() < 0.25 * 0.088);
+        let (lo50, hi50) = bootstrap_mean_ci(&v[..50], 10_000, 0);
+        assert!(hi50 - lo50 > 2.0 * (hi - lo));
+        assert_eq!(
+            bootstrap_mean_ci(&v, 1000, 5),
+            bootstrap_mean_ci(&v, 1000, 5)
+        );
+        assert!(bootstrap_mean_ci(&[], 100, 0).0.is_nan());
     }
 
     #[test]

@@ -200,6 +200,7 @@ fn flow_arch(cfg: &FlowDiffConfig, op: &dyn ForwardOperator) -> CondRealNvpConfi
         .with_hidden(cfg.flow.hidden)
         .with_hidden_layers(cfg.flow.hidden_layers)
         .with_scale_bound(cfg.flow.scale_bound)
+        .with_mask(cfg.flow.mask)
         .with_init_scale(op.sigma())
 }
 
