@@ -102,6 +102,7 @@ impl DmState {
             MlpDenoiserConfig::new(dim)
                 .with_hidden(cfg.denoiser.hidden)
                 .with_layers(cfg.denoiser.layers)
+                .with_sigma_data(cfg.denoiser.sigma_data)
                 .init(device),
         );
         let ema = online.clone().no_grad();

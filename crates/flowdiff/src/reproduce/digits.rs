@@ -15,6 +15,10 @@
 //! the first `n_test` scored images and the next `n_val` validation images for the choice
 //! of `zeta` (disjoint). The D2 mask is drawn once per seed (`7000 + s`) and shared by its
 //! images. The Gaussian prior needs no DPS: its exact posterior mean (Wiener) is scored.
+//!
+//! DDIM and DPS run without clipping `x0^` to `[-1, 1]` (the spec clips for images): with
+//! clipping, even the exact denoiser of a Gaussian fit to the clean digits gave FD-lite 16
+//! instead of 3.8 (declared deviation).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -259,7 +263,7 @@ fn run_one(
             PIXELS,
             steps,
             &tc.schedule,
-            Some(1.0),
+            None,
             &mut Noise::new(seed_),
             &plain,
         ))
@@ -493,7 +497,7 @@ fn run_downstream(
                     ds.steps,
                     zeta,
                     schedule,
-                    Some(1.0),
+                    None,
                     &mut Noise::new(s),
                 ))
             };
@@ -627,7 +631,7 @@ pub(super) fn tables_and_plots(report: &mut Report, cfg: &ExperimentConfig, out:
                         if z.is_nan() {
                             "–".into()
                         } else {
-                            format!("{z}")
+                            format!("{}", z as f32)
                         }
                     })
                     .collect();
