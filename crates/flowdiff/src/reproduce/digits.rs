@@ -336,7 +336,9 @@ fn run_one(
         dc.curve_every * tc.dm_steps_per_alternation,
         &mut |step, ema| {
             let t0 = Instant::now();
-            if step >= tc.warm_start_steps || step == 0 {
+            // From the end of the warm start on, like FlowDiff's curve (the untrained
+            // prior's FD-lite, ~500, would flatten the plot).
+            if step >= tc.warm_start_steps {
                 curve_dmy.push((step as f64, curve_point(ema, 10_000 + step as u64)));
             }
             pause += t0.elapsed().as_secs_f64();
