@@ -1,4 +1,4 @@
-//! One training step of the quick model (batch 8, T = 128, d_model 64, 4 heads, 2 layers,
+//! One training step of the quick model (batch 16, T = 64, d_model 64, 4 heads, 2 layers,
 //! d_ff 256, vocabulary 133): forward, cross-entropy, backward, AdamW. Also the LongCE
 //! weights of that batch (the extra cost of a LongCE step). Twin: `train_step_torch.py`.
 
@@ -36,7 +36,7 @@ fn main() {
         batch_ids(&docs, &chain, cfg.batch, &mut SplitMix64::new(1), &device).expect("documents");
     let [b, t] = ids.dims();
     let ones = burn::tensor::Tensor::<2>::ones([b, t - 1], &device);
-    let step = bench::run("lm_train_step_b8_t128", 5, 30, || {
+    let step = bench::run("lm_train_step_b16_t64", 5, 30, || {
         let logits = model.logits(ids.clone().slice([0..b, 0..t - 1]), 0, &AttnMask::Causal);
         let loss = longce_loss(logits, ids.clone(), ones.clone());
         let _ = loss.clone().into_scalar::<f32>();
@@ -44,7 +44,7 @@ fn main() {
         model = opt.step(1e-3, model.clone(), grads);
     });
     let eval = model.valid();
-    let weights = bench::run("longce_weights_b8_t128", 3, 20, || {
+    let weights = bench::run("longce_weights_b16_t64", 3, 20, || {
         let window = ContextWindow::Chunked {
             trunc_len: cfg.short,
             stride: cfg.short / 4,

@@ -1,5 +1,5 @@
 """PyTorch twin of train_step.rs: the same pre-LN decoder (RoPE on adjacent pairs, GELU
-MLP, final LayerNorm), batch 8 x 128 tokens, cross-entropy, AdamW (wd 0.01, eps 1e-8) with a
+MLP, final LayerNorm), batch 16 x 64 tokens, cross-entropy, AdamW (wd 0.01, eps 1e-8) with a
 per-parameter gradient-norm clip of 1.0 (as Burn's GradientClippingConfig::Norm), 2 threads.
 Inputs are random tokens of the same vocabulary (the cost does not depend on their values)."""
 import json, math, os, time
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 torch.set_num_threads(int(os.environ.get("REPRO_THREADS", "2")))
 torch.manual_seed(0)
-V, D, H, L, FF, B, T = 133, 64, 4, 2, 256, 8, 128
+V, D, H, L, FF, B, T = 133, 64, 4, 2, 256, 16, 64
 DH = D // H
 
 
@@ -80,4 +80,4 @@ def step():
     opt.step()
 
 
-run("lm_train_step_b8_t128", 5, 30, step)
+run("lm_train_step_b16_t64", 5, 30, step)
