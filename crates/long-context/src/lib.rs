@@ -74,6 +74,7 @@ pub mod eval;
 pub mod kvdocs;
 pub mod metrics;
 pub mod reproduce;
+pub mod shakespeare;
 pub mod spans;
 pub mod train;
 

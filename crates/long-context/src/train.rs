@@ -94,12 +94,38 @@ pub struct Trained {
 
 /// Trains `model` (on the autodiff `device`) on fresh documents every step.
 pub fn train(
-    mut model: Decoder,
+    model: Decoder,
     device: &Device,
     cfg: &ExperimentConfig,
     chain: &FillerChain,
     spec: &RunSpec,
     progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Trained> {
+    let docs = KvDocConfig {
+        len: cfg.len,
+        short: cfg.short,
+        pairs: cfg.train_pairs,
+        p_far: spec.p_far,
+    };
+    let short = cfg.short;
+    train_on(model, device, short, spec, progress, |rng| {
+        batch_ids(&docs, chain, cfg.batch, rng, device)
+    })
+}
+
+/// Trains `model` (on the autodiff `device`) on the batches `next_batch` draws from the run's
+/// data stream (`SplitMix64::new(spec.data_seed)`). `short` is the short context of LongCE's
+/// weights (`Chunked { short, short / 4 }`).
+///
+/// # Shapes
+/// - `next_batch` returns `[batch, T]` token ids; the model reads `[batch, T - 1]`.
+pub fn train_on(
+    mut model: Decoder,
+    device: &Device,
+    short: usize,
+    spec: &RunSpec,
+    progress: &indicatif::ProgressBar,
+    mut next_batch: impl FnMut(&mut SplitMix64) -> anyhow::Result<Tensor<2, Int>>,
 ) -> anyhow::Result<Trained> {
     // Burn clips each parameter tensor by its own norm (not the global norm of
     // torch.nn.utils.clip_grad_norm_): declared in the crate docs.
@@ -112,24 +138,18 @@ pub fn train(
         warmup: spec.warmup,
         total: spec.steps,
     };
-    let docs = KvDocConfig {
-        len: cfg.len,
-        short: cfg.short,
-        pairs: cfg.train_pairs,
-        p_far: spec.p_far,
-    };
     let mut rng = SplitMix64::new(spec.data_seed);
     let mut losses = Vec::with_capacity(spec.steps);
     let mut snaps = Vec::new();
     for step in 0..spec.steps {
-        let ids = batch_ids(&docs, chain, cfg.batch, &mut rng, device)?;
+        let ids = next_batch(&mut rng)?;
         let [b, t] = ids.dims();
         let weights = match spec.objective {
             Objective::Ce => Tensor::<2>::ones([b, t - 1], device),
             Objective::LongCe { gamma } => {
                 let window = ContextWindow::Chunked {
-                    trunc_len: cfg.short,
-                    stride: (cfg.short / 4).max(1),
+                    trunc_len: short,
+                    stride: (short / 4).max(1),
                 };
                 let w = longce_weights(&model.valid(), ids.clone(), gamma, window);
                 Tensor::from_data(w.into_data(), device)
