@@ -3,6 +3,7 @@
 //! ```text
 //! cargo xtask list                                   papers and their claims
 //! cargo xtask reproduce <paper>|all [--profile quick] [--device cpu] [--seeds N] [--out DIR]
+//!                                  [--only EXPERIMENT,...]
 //! cargo xtask data list|verify|fetch [<dataset>]     the dataset registry
 //! cargo xtask bench [<paper>] [--no-twin]            benchmarks beside their PyTorch twins
 //! cargo xtask ci                                     fmt check, clippy, tests
