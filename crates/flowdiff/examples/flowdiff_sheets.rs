@@ -1,7 +1,8 @@
 //! Renders the digits sample sheets recorded in a flowdiff `report.json` (rows with
-//! `"kind": "sheet"`) as SVG grids of 8x8 images, one file per (corruption, method):
+//! `"kind": "sheet"`) as SVG grids of 8x8 images, one file per corruption with a labelled
+//! row per method (at most `per_row` images each, default 16):
 //!
-//! `cargo run -p repro-flowdiff --example flowdiff_sheets -- <report.json> <out_dir>`
+//! `cargo run -p repro-flowdiff --example flowdiff_sheets -- <report.json> <out_dir> [per_row]`
 //!
 //! The report writer only renders line and scatter plots, so image grids are drawn here.
 
@@ -10,13 +11,19 @@ use repro_core::Report;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.len() != 2 {
-        bail!("usage: flowdiff_sheets <report.json> <out_dir>");
+    if !(2..=3).contains(&args.len()) {
+        bail!("usage: flowdiff_sheets <report.json> <out_dir> [per_row]");
     }
+    let per_row: usize = args
+        .get(2)
+        .map(|s| s.parse())
+        .transpose()
+        .context("per_row must be an integer")?
+        .unwrap_or(16);
     let report = Report::read(std::path::Path::new(&args[0]))?;
     let out = std::path::Path::new(&args[1]);
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let sheets = repro_flowdiff::reproduce::digits::sample_sheets(&report);
+    let sheets = repro_flowdiff::reproduce::digits::sample_sheets(&report, per_row);
     if sheets.is_empty() {
         bail!(
             "{} has no digits sample sheets (was `digits` run?)",

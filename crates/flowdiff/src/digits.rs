@@ -286,6 +286,42 @@ pub fn digits_grid_svg(images: &[f32], cols: usize, cell: usize) -> String {
     s
 }
 
+/// An SVG sheet with one labelled row of up to `per_row` 8x8 images per entry of `rows`
+/// (`(label, images [k * 64])`), drawn as in [`digits_grid_svg`].
+pub fn labelled_sheet_svg(rows: &[(String, Vec<f32>)], per_row: usize, cell: usize) -> String {
+    let pitch = (SIDE + 1) * cell;
+    let label_w = 15 * cell * 2;
+    let w = label_w + per_row * pitch + cell;
+    let h = rows.len() * pitch + cell;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" shape-rendering=\"crispEdges\">\n<rect width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>\n"
+    );
+    for (r, (label, images)) in rows.iter().enumerate() {
+        let oy = cell + r * pitch;
+        s.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" font-family=\"sans-serif\" font-size=\"{}\" text-anchor=\"end\">{label}</text>\n",
+            label_w - cell,
+            oy + pitch / 2 + cell,
+            3 * cell
+        ));
+        let n = (images.len() / PIXELS).min(per_row);
+        for i in 0..n {
+            let ox = label_w + (i * pitch);
+            for p in 0..PIXELS {
+                let v = images[i * PIXELS + p].clamp(-1.0, 1.0);
+                let g = (255.0 * (1.0 - v) / 2.0).round() as u8;
+                s.push_str(&format!(
+                    "<rect x=\"{}\" y=\"{}\" width=\"{cell}\" height=\"{cell}\" fill=\"#{g:02x}{g:02x}{g:02x}\"/>\n",
+                    ox + (p % SIDE) * cell,
+                    oy + (p / SIDE) * cell,
+                ));
+            }
+        }
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,5 +356,9 @@ mod tests {
         // Background plus 3 x 64 pixels; x = 0 is mid grey 0x80.
         assert_eq!(svg.matches("<rect").count(), 1 + 3 * PIXELS);
         assert!(svg.contains("#808080"));
+        let rows = vec![("a".to_owned(), imgs.clone()), ("b".to_owned(), imgs)];
+        let svg = labelled_sheet_svg(&rows, 2, 3);
+        assert_eq!(svg.matches("<rect").count(), 1 + 2 * 2 * PIXELS);
+        assert_eq!(svg.matches("<text").count(), 2);
     }
 }

@@ -125,12 +125,10 @@ fn tiny_digits_and_downstream_run_gives_finite_metrics() {
     assert!(ids.iter().all(|(_, v)| *v == Verdict::Inconclusive));
     let c5 = &report.claims[4];
     assert!(c5.measured.contains_key("d2_inpaint_ci95"), "{c5:?}");
-    let sheets = sample_sheets(&report);
-    assert!(
-        sheets
-            .iter()
-            .any(|(n, _)| n == "sheet_digits_noise0.2_flowdiff")
-    );
+    let sheets = sample_sheets(&report, 4);
+    assert_eq!(sheets.len(), 1);
+    assert_eq!(sheets[0].0, "sheet_digits_noise0.2");
+    assert!(sheets[0].1.contains(">flowdiff_pm</text>"));
     assert!(sheets.iter().all(|(_, s)| s.starts_with("<svg")));
     assert!(
         report

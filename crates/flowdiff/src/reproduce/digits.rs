@@ -34,7 +34,9 @@ use serde::Serialize;
 use crate::config::{DigitsConfig, DigitsCorruption, DownstreamConfig, ExperimentConfig};
 use crate::corruption::{CleanSamples, ForwardOperator, IdentityOp, MatrixOp, corrupt};
 use crate::diffusion::{LogSnrSchedule, MlpDenoiser, ddim_sample, dps_solve};
-use crate::digits::{DigitsData, DigitsJudge, PIXELS, digits_grid_svg, gather_rows, label_entropy};
+use crate::digits::{
+    DigitsData, DigitsJudge, PIXELS, gather_rows, label_entropy, labelled_sheet_svg,
+};
 use crate::eval::{bootstrap_mean_ci, psnr_per_image};
 use crate::flow::CondRealNvp;
 use crate::objective::{GaussianPrior, fit_gaussian_em};
@@ -658,25 +660,34 @@ pub(super) fn tables_and_plots(report: &mut Report, cfg: &ExperimentConfig, out:
     }
 }
 
-/// Renders the sample sheets recorded in `report.results` as SVG grids, one per (config,
-/// method): `(file stem, svg)`.
-pub fn sample_sheets(report: &Report) -> Vec<(String, String)> {
-    report
-        .results
-        .iter()
-        .filter(|r| r["kind"] == "sheet")
-        .filter_map(|r| {
-            let px: Vec<f32> = r["pixels"]
-                .as_array()?
-                .iter()
-                .map(|v| v.as_f64().unwrap_or(0.0) as f32)
-                .collect();
-            let stem = format!(
-                "sheet_digits_{}_{}",
-                r["config"].as_str()?,
-                r["method"].as_str()?
-            );
-            Some((stem, digits_grid_svg(&px, 8, 4)))
+/// Renders the sample sheets recorded in `report.results` as one SVG per corruption, a
+/// labelled row per method with at most `per_row` images: `(file stem, svg)`.
+pub fn sample_sheets(report: &Report, per_row: usize) -> Vec<(String, String)> {
+    let mut by_config: BTreeMap<String, Vec<(String, Vec<f32>)>> = BTreeMap::new();
+    for r in report.results.iter().filter(|r| r["kind"] == "sheet") {
+        let (Some(config), Some(method), Some(px)) = (
+            r["config"].as_str(),
+            r["method"].as_str(),
+            r["pixels"].as_array(),
+        ) else {
+            continue;
+        };
+        let px: Vec<f32> = px
+            .iter()
+            .map(|v| v.as_f64().unwrap_or(0.0) as f32)
+            .collect();
+        by_config
+            .entry(config.to_owned())
+            .or_default()
+            .push((method.to_owned(), px));
+    }
+    by_config
+        .into_iter()
+        .map(|(config, rows)| {
+            (
+                format!("sheet_digits_{config}"),
+                labelled_sheet_svg(&rows, per_row, 4),
+            )
         })
         .collect()
 }
