@@ -12,11 +12,11 @@ use repro_core::data::parsers::shakespeare::{CharCorpus, load_tinyshakespeare};
 use repro_core::data::split::SplitMix64;
 use repro_core::device::{init_params_now, seed};
 use repro_core::lm::{ContextWindow, TokenLogProbs};
-use repro_core::nn::decoder::{AttnMask, Decoder, DecoderConfig, Positions};
+use repro_core::nn::decoder::{AttnMask, Decoder};
 use serde::Serialize;
 
 use crate::metrics::{PplPair, key_token_mask, long_short_difference, ppl_pairs};
-use crate::train::{Objective, RunSpec, train_on};
+use crate::train::{Objective, RunSpec, rope_decoder, train_on};
 
 /// Length of the n-grams of the copy test.
 pub const COPY_NGRAM: usize = 8;
@@ -139,15 +139,6 @@ pub fn copy_explainable(ids: &[u32], i: usize, s: usize, n: usize) -> bool {
     in_long
 }
 
-fn decoder(cfg: &TextConfig, vocab: usize) -> DecoderConfig {
-    DecoderConfig::new(vocab)
-        .with_d_model(cfg.d_model)
-        .with_n_heads(cfg.n_heads)
-        .with_n_layers(cfg.n_layers)
-        .with_positions(Positions::Rope { base: 10000.0 })
-        .with_max_len(cfg.len + 8)
-}
-
 fn windows_tensor(ids: &[u32], starts: &[usize], len: usize, device: &Device) -> Tensor<2, Int> {
     let data: Vec<i64> = starts
         .iter()
@@ -208,7 +199,16 @@ pub fn run_on(
         cfg.eval_windows
     );
     seed(device, s);
-    let model = init_params_now(decoder(cfg, corpus.vocab_size()).init(device));
+    let model = init_params_now(
+        rope_decoder(
+            corpus.vocab_size(),
+            cfg.d_model,
+            cfg.n_heads,
+            cfg.n_layers,
+            t,
+        )
+        .init(device),
+    );
     let quarter = vec![(cfg.steps / 4).max(1), (cfg.steps / 2).max(1), cfg.steps];
     let spec = RunSpec {
         steps: cfg.steps,

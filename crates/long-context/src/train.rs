@@ -51,12 +51,23 @@ pub struct RunSpec {
 
 /// The decoder architecture of a config.
 pub fn decoder_config(cfg: &ExperimentConfig) -> DecoderConfig {
-    DecoderConfig::new(VOCAB)
-        .with_d_model(cfg.d_model)
-        .with_n_heads(cfg.n_heads)
-        .with_n_layers(cfg.n_layers)
+    rope_decoder(VOCAB, cfg.d_model, cfg.n_heads, cfg.n_layers, cfg.len)
+}
+
+/// A RoPE decoder (base 10,000) for `vocab` tokens and windows of up to `len` (+8) tokens.
+pub fn rope_decoder(
+    vocab: usize,
+    d_model: usize,
+    n_heads: usize,
+    n_layers: usize,
+    len: usize,
+) -> DecoderConfig {
+    DecoderConfig::new(vocab)
+        .with_d_model(d_model)
+        .with_n_heads(n_heads)
+        .with_n_layers(n_layers)
         .with_positions(Positions::Rope { base: 10000.0 })
-        .with_max_len(cfg.len + 8)
+        .with_max_len(len + 8)
 }
 
 /// A training batch `[batch, T]` of fresh documents.
