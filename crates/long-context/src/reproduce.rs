@@ -8,7 +8,7 @@ use repro_core::metrics::{pearson, spearman};
 use repro_core::nn::decoder::{AttnMask, Decoder};
 use repro_core::report::{Claim, Plot, Table, Verdict};
 use repro_core::stats::{Summary, paired_difference};
-use repro_core::train::progress_bar;
+use repro_core::train::{concurrently, progress_bar};
 use repro_core::{Options, Profile, Report};
 use serde_json::json;
 
@@ -79,51 +79,46 @@ fn run_family(
         data_seed,
         snapshots,
     };
-    let a = train(
-        fresh_model(cfg, device, s),
-        device,
-        cfg,
-        &chain,
-        &run(
-            cfg.steps_a,
-            AttnMask::Causal,
-            cfg.p_far,
-            10 * s + 1,
-            quarter(cfg.steps_a),
-        ),
-        bar,
-    )?;
     let band_b = AttnMask::Banded {
         window: (cfg.short / 2).max(2),
     };
-    let b = train(
+    // Models are initialised (seeded) first; then A runs beside B followed by S1. Training
+    // draws no randomness from the device, so the result equals sequential runs.
+    let (model_a, model_b, model_s1) = (
+        fresh_model(cfg, device, s),
         fresh_model(cfg, device, s + 500),
-        device,
-        cfg,
-        &chain,
-        &run(
-            cfg.steps_b,
-            band_b.clone(),
-            cfg.p_far,
-            10 * s + 2,
-            vec![cfg.steps_b],
-        ),
-        bar,
-    )?;
-    let s1 = train(
         fresh_model(cfg, device, s + 900),
-        device,
-        cfg,
-        &chain,
-        &run(
-            cfg.steps_s1,
-            AttnMask::Causal,
-            0.0,
-            10 * s + 3,
-            vec![cfg.steps_s1],
-        ),
-        bar,
-    )?;
+    );
+    let spec_a = run(
+        cfg.steps_a,
+        AttnMask::Causal,
+        cfg.p_far,
+        10 * s + 1,
+        quarter(cfg.steps_a),
+    );
+    let spec_b = run(
+        cfg.steps_b,
+        band_b.clone(),
+        cfg.p_far,
+        10 * s + 2,
+        vec![cfg.steps_b],
+    );
+    let spec_s1 = run(
+        cfg.steps_s1,
+        AttnMask::Causal,
+        0.0,
+        10 * s + 3,
+        vec![cfg.steps_s1],
+    );
+    let (a, rest) = concurrently(
+        || train(model_a, device, cfg, &chain, &spec_a, bar),
+        || -> anyhow::Result<_> {
+            let b = train(model_b, device, cfg, &chain, &spec_b, bar)?;
+            let s1 = train(model_s1, device, cfg, &chain, &spec_s1, bar)?;
+            Ok((b, s1))
+        },
+    );
+    let (a, (b, s1)) = (a?, rest?);
 
     let eval_cfg = KvDocConfig {
         len: cfg.len,
@@ -213,8 +208,7 @@ fn run_longce(
         (cfg.steps_s2 / 2).max(1),
         cfg.steps_s2,
     ];
-    let mut far = Vec::new();
-    for objective in [Objective::Ce, Objective::LongCe { gamma: cfg.gamma }] {
+    let arm = |objective| -> anyhow::Result<Vec<f64>> {
         let spec = RunSpec {
             steps: cfg.steps_s2,
             lr: cfg.lr_s2,
@@ -227,13 +221,18 @@ fn run_longce(
             snapshots: checkpoints.clone(),
         };
         let run = train(s1.model.clone(), device, cfg, &chain, &spec, bar)?;
-        far.push(
-            run.snapshots
-                .iter()
-                .map(|(_, m)| retrieval_scores(m, &AttnMask::Causal, cfg, &prompts, &plain).2)
-                .collect::<Vec<_>>(),
-        );
-    }
+        Ok(run
+            .snapshots
+            .iter()
+            .map(|(_, m)| retrieval_scores(m, &AttnMask::Causal, cfg, &prompts, &plain).2)
+            .collect())
+    };
+    // Both arms side by side (no shared randomness: same result as one after the other).
+    let (ce, lce) = concurrently(
+        || arm(Objective::Ce),
+        || arm(Objective::LongCe { gamma: cfg.gamma }),
+    );
+    let far = [ce?, lce?];
     Ok(checkpoints
         .iter()
         .enumerate()
