@@ -272,18 +272,22 @@ pub fn digits_grid_svg(images: &[f32], cols: usize, cell: usize) -> String {
     );
     for i in 0..n {
         let (ox, oy) = (cell + (i % cols) * pitch, cell + (i / cols) * pitch);
-        for p in 0..PIXELS {
-            let v = images[i * PIXELS + p].clamp(-1.0, 1.0);
-            let g = (255.0 * (1.0 - v) / 2.0).round() as u8;
-            s.push_str(&format!(
-                "<rect x=\"{}\" y=\"{}\" width=\"{cell}\" height=\"{cell}\" fill=\"#{g:02x}{g:02x}{g:02x}\"/>\n",
-                ox + (p % SIDE) * cell,
-                oy + (p / SIDE) * cell,
-            ));
-        }
+        push_image(&mut s, &images[i * PIXELS..(i + 1) * PIXELS], ox, oy, cell);
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// Appends one 8x8 image (values in [-1, 1], white = -1) as SVG rects at `(ox, oy)`.
+fn push_image(s: &mut String, image: &[f32], ox: usize, oy: usize, cell: usize) {
+    for (p, &v) in image.iter().enumerate() {
+        let g = (255.0 * (1.0 - v.clamp(-1.0, 1.0)) / 2.0).round() as u8;
+        s.push_str(&format!(
+            "<rect x=\"{}\" y=\"{}\" width=\"{cell}\" height=\"{cell}\" fill=\"#{g:02x}{g:02x}{g:02x}\"/>\n",
+            ox + (p % SIDE) * cell,
+            oy + (p / SIDE) * cell,
+        ));
+    }
 }
 
 /// An SVG sheet with one labelled row of up to `per_row` 8x8 images per entry of `rows`
@@ -307,15 +311,7 @@ pub fn labelled_sheet_svg(rows: &[(String, Vec<f32>)], per_row: usize, cell: usi
         let n = (images.len() / PIXELS).min(per_row);
         for i in 0..n {
             let ox = label_w + (i * pitch);
-            for p in 0..PIXELS {
-                let v = images[i * PIXELS + p].clamp(-1.0, 1.0);
-                let g = (255.0 * (1.0 - v) / 2.0).round() as u8;
-                s.push_str(&format!(
-                    "<rect x=\"{}\" y=\"{}\" width=\"{cell}\" height=\"{cell}\" fill=\"#{g:02x}{g:02x}{g:02x}\"/>\n",
-                    ox + (p % SIDE) * cell,
-                    oy + (p / SIDE) * cell,
-                ));
-            }
+            push_image(&mut s, &images[i * PIXELS..(i + 1) * PIXELS], ox, oy, cell);
         }
     }
     s.push_str("</svg>\n");
