@@ -195,27 +195,6 @@ pub fn psnr_per_image(est: &[f32], truth: &[f32], d: usize, range: f64) -> Vec<f
         .collect()
 }
 
-/// Percentile bootstrap 95% interval of the mean of `values`: `resamples` resamples with
-/// replacement (indices from SplitMix64 seeded with `seed`), the 2.5% and 97.5% empirical
-/// quantiles of the resampled means (linear interpolation). NaN for empty input.
-pub fn bootstrap_mean_ci(values: &[f64], resamples: usize, seed: u64) -> (f64, f64) {
-    let n = values.len();
-    if n == 0 || resamples == 0 {
-        return (f64::NAN, f64::NAN);
-    }
-    let mut noise = Noise::new(seed);
-    let mut means: Vec<f64> = (0..resamples)
-        .map(|_| (0..n).map(|_| values[noise.below(n)]).sum::<f64>() / n as f64)
-        .collect();
-    means.sort_by(f64::total_cmp);
-    let q = |p: f64| {
-        let pos = p * (resamples - 1) as f64;
-        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-        means[lo] + (means[hi] - means[lo]) * (pos - lo as f64)
-    };
-    (q(0.025), q(0.975))
-}
-
 /// Mean over rows of `||a_i - b_i||^2` (sum over coordinates).
 pub fn mean_sq_error(a: &[f32], b: &[f32], d: usize) -> f64 {
     let n = a.len() / d;
@@ -376,25 +355,6 @@ mod tests {
             assert!(fd > last);
             last = fd;
         }
-    }
-
-    #[test]
-    fn bootstrap_interval_covers_the_mean_and_shrinks_with_n() {
-        // Values with mean 1 and std 1: the 95% interval of the mean has half-width about
-        // 1.96 / sqrt(n) (0.088 at n = 500, 0.28 at n = 50), tolerance 25%.
-        let mut noise = Noise::new(11);
-        let v: Vec<f64> = (0..500).map(|_| 1.0 + noise.normal()).collect();
-        let m = v.iter().sum::<f64>() / 500.0;
-        let (lo, hi) = bootstrap_mean_ci(&v, 10_000, 0);
-        assert!(lo < m && m < hi, "{lo} {m} {hi}");
-        assert!(((hi - lo) / 2.0 - 1.96 / 500f64.sqrt()).abs() < 0.25 * 0.088);
-        let (lo50, hi50) = bootstrap_mean_ci(&v[..50], 10_000, 0);
-        assert!(hi50 - lo50 > 2.0 * (hi - lo));
-        assert_eq!(
-            bootstrap_mean_ci(&v, 1000, 5),
-            bootstrap_mean_ci(&v, 1000, 5)
-        );
-        assert!(bootstrap_mean_ci(&[], 100, 0).0.is_nan());
     }
 
     #[test]

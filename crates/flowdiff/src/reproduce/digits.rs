@@ -37,11 +37,12 @@ use crate::diffusion::{LogSnrSchedule, MlpDenoiser, ddim_sample, dps_solve};
 use crate::digits::{
     DigitsData, DigitsJudge, PIXELS, gather_rows, label_entropy, labelled_sheet_svg,
 };
-use crate::eval::{bootstrap_mean_ci, psnr_per_image};
+use crate::eval::psnr_per_image;
 use crate::flow::CondRealNvp;
 use crate::objective::{GaussianPrior, fit_gaussian_em};
 use crate::rng::{Noise, to_tensor, to_vec};
 use crate::train::{train_dm, train_flow_only, train_flowdiff};
+use repro_core::stats::bootstrap_mean_ci;
 
 /// Method rows of the E2 tables.
 pub const DIGITS_METHODS: [&str; 8] = [
