@@ -140,6 +140,30 @@ pub struct TrainedDm {
     pub losses: Vec<f32>,
 }
 
+/// The oracle baseline (sanity only): the same DM trained on clean samples for the
+/// baselines' DM step count, with its wall seconds.
+///
+/// # Errors
+/// As [`train_dm`].
+pub fn train_oracle(
+    cfg: &FlowDiffConfig,
+    clean: Tensor<2>,
+    device: &Device,
+    seed: u64,
+) -> Result<(TrainedDm, f64), CorruptionError> {
+    let t = std::time::Instant::now();
+    let dm = train_dm(
+        cfg,
+        clean,
+        cfg.baseline_dm_steps(),
+        device,
+        seed,
+        0,
+        &mut |_, _| {},
+    )?;
+    Ok((dm, t.elapsed().as_secs_f64()))
+}
+
 /// Trains a denoiser by DSM on `data` for `steps` steps (batches drawn with replacement).
 /// `monitor(step, ema)` is called every `every` steps and at the end (`every = 0`: never).
 ///

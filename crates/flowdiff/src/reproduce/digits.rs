@@ -41,7 +41,7 @@ use crate::eval::psnr_per_image;
 use crate::flow::CondRealNvp;
 use crate::objective::{GaussianPrior, fit_gaussian_em};
 use crate::rng::{Noise, to_tensor, to_vec};
-use crate::train::{train_dm, train_flow_only, train_flowdiff};
+use crate::train::{train_dm, train_flow_only, train_flowdiff, train_oracle};
 use repro_core::stats::bootstrap_mean_ci;
 
 /// Method rows of the E2 tables.
@@ -378,17 +378,7 @@ fn run_one(
     keep_sheet("flow_only_pm", &pm_fo);
 
     // Oracle: the same DM on the clean training images (evaluation only).
-    let t = Instant::now();
-    let oracle = train_dm(
-        tc,
-        x_train,
-        tc.baseline_dm_steps(),
-        &ad,
-        seed,
-        0,
-        &mut |_, _| {},
-    )?;
-    let secs = t.elapsed().as_secs_f64();
+    let (oracle, secs) = train_oracle(tc, x_train, &ad, seed)?;
     let s_or = ddim(
         &oracle.ema.valid(),
         dc.n_gen,

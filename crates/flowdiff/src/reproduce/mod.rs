@@ -37,7 +37,7 @@ use crate::eval::{
 use crate::flow::CondRealNvp;
 use crate::objective::fit_gaussian_em;
 use crate::rng::{Noise, to_vec};
-use crate::train::{train_dm, train_flow_only, train_flowdiff};
+use crate::train::{train_dm, train_flow_only, train_flowdiff, train_oracle};
 
 pub mod digits;
 
@@ -390,17 +390,7 @@ fn run_one(
     samples.push(("flow_only", s_fo));
 
     // Oracle: the same DM trained on the clean samples (evaluation only).
-    let t = Instant::now();
-    let oracle = train_dm(
-        tc,
-        x_train,
-        tc.baseline_dm_steps(),
-        &ad,
-        seed,
-        0,
-        &mut |_, _| {},
-    )?;
-    let secs = t.elapsed().as_secs_f64();
+    let (oracle, secs) = train_oracle(tc, x_train, &ad, seed)?;
     let s_or = ddim(&oracle.ema.valid(), 7);
     scores.insert("oracle", score(&s_or, secs));
     samples.push(("oracle", s_or));
