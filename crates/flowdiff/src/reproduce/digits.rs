@@ -572,18 +572,10 @@ pub(super) fn tables_and_plots(report: &mut Report, cfg: &ExperimentConfig, out:
         report.tables.push(t);
         if !rs[0].curve_fd.is_empty() {
             let curve = |get: &dyn Fn(&DigitsRun) -> &Vec<(f64, f64)>| {
-                let xs: Vec<f64> = get(&rs[0]).iter().map(|p| p.0).collect();
-                let (mut pts, mut err) = (Vec::new(), Vec::new());
-                for (i, &x) in xs.iter().enumerate() {
-                    let v: Vec<f64> = rs
-                        .iter()
-                        .filter_map(|r| get(r).get(i).map(|p| p.1))
-                        .collect();
-                    let s = Summary::of(&v);
-                    pts.push((x, s.mean));
-                    err.push(if s.std.is_nan() { 0.0 } else { s.std });
-                }
-                (pts, err)
+                super::mean_std_curve(
+                    &rs.iter().map(|r| get(r).as_slice()).collect::<Vec<_>>(),
+                    1.0,
+                )
             };
             let (p_fd, e_fd) = curve(&|r| &r.curve_fd);
             let (p_dy, e_dy) = curve(&|r| &r.curve_dmy);

@@ -501,20 +501,11 @@ fn tables_and_plots(
         report.tables.push(t);
 
         // Distance over training: mean ± std over seeds at each recorded DM step.
-        let curve = |get: &dyn Fn(&Run) -> &Vec<(f64, f64)>| -> (Vec<(f64, f64)>, Vec<f64>) {
-            let xs: Vec<f64> = get(&rs[0]).iter().map(|p| p.0).collect();
-            let mut pts = Vec::new();
-            let mut err = Vec::new();
-            for (i, &x) in xs.iter().enumerate() {
-                let v: Vec<f64> = rs
-                    .iter()
-                    .filter_map(|r| get(r).get(i).map(|p| p.1 * 1e3))
-                    .collect();
-                let s = Summary::of(&v);
-                pts.push((x, s.mean));
-                err.push(if s.std.is_nan() { 0.0 } else { s.std });
-            }
-            (pts, err)
+        let curve = |get: &dyn Fn(&Run) -> &Vec<(f64, f64)>| {
+            mean_std_curve(
+                &rs.iter().map(|r| get(r).as_slice()).collect::<Vec<_>>(),
+                1e3,
+            )
         };
         let (p_fd, e_fd) = curve(&|r| &r.curve_fd);
         let (p_dy, e_dy) = curve(&|r| &r.curve_dmy);
@@ -681,4 +672,24 @@ fn claims(
 
 fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+/// Mean and across-seed std of curves recorded at the same x positions (those of the first
+/// curve), with the y values scaled by `scale`; a missing std (one seed) is 0.
+fn mean_std_curve(curves: &[&[(f64, f64)]], scale: f64) -> (Vec<(f64, f64)>, Vec<f64>) {
+    let Some(first) = curves.first() else {
+        return (Vec::new(), Vec::new());
+    };
+    first
+        .iter()
+        .enumerate()
+        .map(|(i, &(x, _))| {
+            let v: Vec<f64> = curves
+                .iter()
+                .filter_map(|c| c.get(i).map(|p| p.1 * scale))
+                .collect();
+            let s = Summary::of(&v);
+            ((x, s.mean), if s.std.is_nan() { 0.0 } else { s.std })
+        })
+        .unzip()
 }
