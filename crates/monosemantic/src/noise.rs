@@ -6,7 +6,7 @@
 
 use burn::tensor::{Tensor, TensorData};
 use repro_core::augment;
-use repro_core::data::split::SplitMix64;
+use repro_core::data::split::{SplitMix64, indices_by_class};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -124,11 +124,8 @@ pub fn few_shot_subset(
     per_class: usize,
     rng: &mut SplitMix64,
 ) -> Result<Vec<usize>, Error> {
-    let c = y.iter().copied().max().map_or(0, |m| m as usize + 1);
-    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); c];
-    for (i, &l) in y.iter().enumerate() {
-        by_class[l as usize].push(i);
-    }
+    let mut by_class = indices_by_class(y.iter().map(|&l| l as usize));
+    let c = by_class.len();
     let mut out = Vec::with_capacity(per_class * c);
     for (class, members) in by_class.iter_mut().enumerate() {
         if members.len() < per_class {
@@ -154,11 +151,7 @@ pub fn few_shot_fraction(
     fraction: f64,
     rng: &mut SplitMix64,
 ) -> Result<Vec<usize>, Error> {
-    let c = y.iter().copied().max().map_or(0, |m| m as usize + 1);
-    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); c];
-    for (i, &l) in y.iter().enumerate() {
-        by_class[l as usize].push(i);
-    }
+    let mut by_class = indices_by_class(y.iter().map(|&l| l as usize));
     let mut out = Vec::new();
     for members in &mut by_class {
         let k = few_shot_count(members.len(), fraction)?.min(members.len());

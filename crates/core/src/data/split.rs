@@ -60,6 +60,19 @@ pub struct Split {
     pub test: Vec<usize>,
 }
 
+/// The indices of each class, in item order: `out[k]` lists the items labelled `k`, for
+/// `k` up to the largest label (classes without items get an empty list).
+pub fn indices_by_class(labels: impl IntoIterator<Item = usize>) -> Vec<Vec<usize>> {
+    let mut by_class: Vec<Vec<usize>> = Vec::new();
+    for (i, y) in labels.into_iter().enumerate() {
+        if y >= by_class.len() {
+            by_class.resize(y + 1, Vec::new());
+        }
+        by_class[y].push(i);
+    }
+    by_class
+}
+
 /// A stratified split putting `n_test` items in the test part, classes in proportion.
 ///
 /// Each class `k` of size `c_k` gets `floor(c_k * n_test / n)` test items, and the items
@@ -72,11 +85,8 @@ pub struct Split {
 pub fn stratified_split(labels: &[usize], n_test: usize, seed: u64) -> Split {
     let n = labels.len();
     assert!(n_test <= n, "n_test {n_test} exceeds {n} items");
-    let n_classes = labels.iter().copied().max().map_or(0, |m| m + 1);
-    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
-    for (i, &y) in labels.iter().enumerate() {
-        by_class[y].push(i);
-    }
+    let mut by_class = indices_by_class(labels.iter().copied());
+    let n_classes = by_class.len();
     let mut quota: Vec<usize> = by_class
         .iter()
         .map(|c| c.len() * n_test / n.max(1))
