@@ -5,7 +5,7 @@
 //! occurs in its long context but not in its short one (our operationalisation of "needs the
 //! long context"), against the same share among the other tokens.
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use repro_core::Profile;
 use repro_core::data::DataRoots;
 use repro_core::data::parsers::shakespeare::{CharCorpus, load_tinyshakespeare};
@@ -15,8 +15,11 @@ use repro_core::lm::{ContextWindow, TokenLogProbs};
 use repro_core::nn::decoder::{AttnMask, Decoder};
 use serde::Serialize;
 
-use crate::metrics::{PplPair, key_token_mask, long_short_difference, ppl_pairs};
+use crate::metrics::{KeyTokenConfig, PplPair, find_key_tokens, ppl_pairs};
 use crate::train::{Objective, RunSpec, rope_decoder, train_on};
+
+/// Validation windows scored per forward pass (bounds the memory of truncated windows).
+const GROUP: usize = 8;
 
 /// Length of the n-grams of the copy test.
 pub const COPY_NGRAM: usize = 8;
@@ -238,20 +241,31 @@ pub fn run_on(
     let plain = device.clone().without_autodiff();
     let starts: Vec<usize> = (0..cfg.eval_windows).map(|k| k * t).collect();
     let evaluator = &trained.snapshots.last().expect("final snapshot").1;
-    let mut key = Vec::with_capacity(cfg.eval_windows * (t - 1));
-    for group in starts.chunks(8) {
-        let ids = windows_tensor(&val_ids, group, t, &plain);
-        let x = long_short_difference(evaluator, ids, ContextWindow::Truncated(cfg.short));
-        key.extend(
-            key_token_mask(&x, cfg.alpha, cfg.beta)
-                .into_data()
-                .iter::<bool>(),
-        );
-    }
+    // Key flags per group of 8 windows (on the device, for LongPPL) and flattened on the
+    // host (for the copy test).
+    let key_cfg = KeyTokenConfig {
+        alpha: cfg.alpha,
+        beta: cfg.beta,
+        window: ContextWindow::Truncated(cfg.short),
+    };
+    let key_groups: Vec<Tensor<2, Bool>> = starts
+        .chunks(GROUP)
+        .map(|group| {
+            find_key_tokens(
+                evaluator,
+                windows_tensor(&val_ids, group, t, &plain),
+                &key_cfg,
+            )
+        })
+        .collect();
+    let key: Vec<bool> = key_groups
+        .iter()
+        .flat_map(|k| k.clone().into_data().iter::<bool>().collect::<Vec<_>>())
+        .collect();
     let members = trained
         .snapshots
         .iter()
-        .map(|(step, m)| score(m, *step, &val_ids, &starts, t, &key, &plain))
+        .map(|(step, m)| score(m, *step, &val_ids, &starts, t, &key_groups, &plain))
         .collect();
 
     // Copy-explainability of key and other characters with a short pass (i > s).
@@ -308,20 +322,16 @@ fn score(
     val_ids: &[u32],
     starts: &[usize],
     t: usize,
-    key: &[bool],
+    key_groups: &[Tensor<2, Bool>],
     device: &Device,
 ) -> TextMember {
     let mut pooled = PplPair::default();
-    for (g, group) in starts.chunks(8).enumerate() {
-        let ids = windows_tensor(val_ids, group, t, device);
-        let lp = m.token_logprobs(ids, ContextWindow::Full);
-        let from = g * 8 * (t - 1);
-        let flags = &key[from..from + group.len() * (t - 1)];
-        let mask = Tensor::<2, burn::tensor::Bool>::from_data(
-            TensorData::new(flags.to_vec(), [group.len(), t - 1]),
-            device,
+    for (group, key) in starts.chunks(GROUP).zip(key_groups) {
+        let lp = m.token_logprobs(
+            windows_tensor(val_ids, group, t, device),
+            ContextWindow::Full,
         );
-        for p in ppl_pairs(lp, mask) {
+        for p in ppl_pairs(lp, key.clone()) {
             pooled = pooled.merge(p);
         }
     }
