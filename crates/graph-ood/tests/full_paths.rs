@@ -1,5 +1,5 @@
-//! The full profile's code paths (penalty sweep, GAT, real-data cells, G2/G3/G5 decisions,
-//! a dataset whose files are missing) on a tiny configuration. Skipped without the mirror.
+//! The full profile's code paths (penalty sweep, GAT, real-data cells including GOOD-Twitch,
+//! G2/G3/G5 decisions) on a tiny configuration. Skipped without the mirror.
 
 use repro_core::report::{Options, Profile, Verdict};
 use repro_graph_ood::config::{Dataset, DatasetSettings, ExperimentConfig, MethodGrid};
@@ -50,20 +50,25 @@ fn tiny_full_configuration_runs_and_decides() {
     let mut opts = Options::new(Profile::Full);
     opts.progress = false;
     let report = repro_graph_ood::reproduce_with(&cfg, &opts).unwrap();
-    // Twitch labels are missing from the mirror: skipped with a note, never a crash.
+    // The mirror has Twitch's labels (`twitch/target/*.csv`): GOOD-Twitch runs, no cell is
+    // skipped.
     assert!(
-        report
-            .notes
-            .iter()
-            .any(|n| n.contains("GOOD-Twitch") && n.contains("skipped")),
+        !report.notes.iter().any(|n| n.contains("skipped")),
         "{:?}",
         report.notes
     );
+    assert!(
+        report
+            .results
+            .iter()
+            .any(|r| r["dataset"] == "GOOD-Twitch" && r["sweep"] == false),
+        "no GOOD-Twitch rows"
+    );
     // Sweep rows exist and are marked.
     assert!(report.results.iter().any(|r| r["sweep"] == true));
-    // 6 real-data cells ran (WebKB, Cora-word, Arxiv-time × 2 shifts): G3 is decided.
+    // 8 real-data cells ran (WebKB, Cora-word, Arxiv-time, Twitch × 2 shifts): G3 is decided.
     let g3 = report.claims.iter().find(|c| c.id == "G3").unwrap();
-    assert_eq!(g3.measured["cells run"], 6);
+    assert_eq!(g3.measured["cells run"], 8);
     assert_ne!(g3.verdict, Verdict::Inconclusive);
     // G5 measured on Cora-word covariate.
     let g5 = report.claims.iter().find(|c| c.id == "G5").unwrap();

@@ -246,8 +246,8 @@ pub fn good_twitch_from(
 /// GOOD-Twitch.
 ///
 /// # Errors
-/// Missing files (the mirror used here lacks `twitch/target/*.csv`): the data layer's
-/// error names the file.
+/// Missing files: the data layer's error names the file (`reproduce` turns it into a note
+/// that the cell was skipped).
 pub fn good_twitch(
     roots: &DataRoots,
     shift: Shift,
