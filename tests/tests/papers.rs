@@ -9,26 +9,26 @@ use xtask::papers::PAPERS;
 #[test]
 fn paper_table_matches_crates() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut names: Vec<&str> = PAPERS.iter().map(|p| p.name).collect();
+    let mut names: Vec<&str> = PAPERS.iter().map(|p| p.info.name).collect();
     names.sort_unstable();
     names.dedup();
     assert_eq!(names.len(), PAPERS.len(), "duplicate paper names");
     for p in PAPERS {
         assert!(
             root.join("crates")
-                .join(p.name)
+                .join(p.info.name)
                 .join("Cargo.toml")
                 .is_file(),
             "no crate for {}",
-            p.name
+            p.info.name
         );
-        assert!(!p.claims.is_empty(), "{} lists no claims", p.name);
+        assert!(!p.info.claims.is_empty(), "{} lists no claims", p.info.name);
         assert!(
             root.join("docs/papers")
-                .join(format!("{}.md", p.name))
+                .join(format!("{}.md", p.info.name))
                 .is_file(),
             "no docs/papers/{}.md",
-            p.name
+            p.info.name
         );
     }
 }
@@ -55,27 +55,31 @@ fn smoke_runs_are_well_formed_and_repeatable() {
     for p in PAPERS {
         let mut opts = Options::new(Profile::Smoke);
         opts.progress = false;
-        let first = (p.reproduce)(&opts).unwrap_or_else(|e| panic!("{}: {e:#}", p.name));
-        let second = (p.reproduce)(&opts).unwrap_or_else(|e| panic!("{}: {e:#}", p.name));
+        let run = || {
+            (p.reproduce)(&opts)
+                .and_then(|o| o.into_report())
+                .unwrap_or_else(|e| panic!("{}: {e:#}", p.info.name))
+        };
+        let (first, second) = (run(), run());
         let tmp = TempDir::new("paper-smoke");
         first.write(tmp.path()).unwrap();
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(tmp.path().join("report.json")).unwrap())
                 .unwrap();
-        validate_report(&json).unwrap_or_else(|e| panic!("{}: {e}", p.name));
-        assert_eq!(first.paper, p.name);
+        validate_report(&json).unwrap_or_else(|e| panic!("{}: {e}", p.info.name));
+        assert_eq!(first.paper, p.info.name);
         let ids: Vec<&str> = first.claims.iter().map(|c| c.id.as_str()).collect();
-        let listed: Vec<&str> = p.claims.iter().map(|c| c.0).collect();
+        let listed: Vec<&str> = p.info.claims.iter().map(|c| c.id).collect();
         assert_eq!(
             ids, listed,
             "{}: report claims differ from the listed ones",
-            p.name
+            p.info.name
         );
         assert_eq!(
             without_timings(&first.results),
             without_timings(&second.results),
             "{}: same seeds, different numbers",
-            p.name
+            p.info.name
         );
     }
 }

@@ -3,7 +3,8 @@
 //! ```text
 //! cargo xtask list                                   papers and their claims
 //! cargo xtask reproduce <paper>|all [--profile quick] [--device cpu] [--seeds N] [--out DIR]
-//!                                  [--only EXPERIMENT,...]
+//!                                  [--only EXPERIMENT,...] [--shard I/N] [--merge] [--fresh]
+//! cargo xtask report <paper> --out DIR               merge shards' job results into the report
 //! cargo xtask data list|verify|fetch [<dataset>]     the dataset registry
 //! cargo xtask bench [<paper>] [--no-twin]            benchmarks beside their PyTorch twins
 //! cargo xtask ci                                     fmt check, clippy, tests
@@ -32,6 +33,8 @@ enum Command {
     List,
     /// Rerun a paper's headline experiment and check its claims.
     Reproduce(reproduce::Args),
+    /// Build a paper's report from the job results its shards wrote into --out.
+    Report(reproduce::ReportArgs),
     /// Inspect, verify or download the registered datasets.
     Data {
         #[command(subcommand)]
@@ -57,6 +60,7 @@ fn main() {
             Ok(())
         }
         Command::Reproduce(args) => reproduce::run(&args),
+        Command::Report(args) => reproduce::report(&args),
         Command::Data { command } => data::run(&command),
         Command::Bench { paper, no_twin } => bench::run(paper.as_deref(), !no_twin),
         Command::Ci => ci::run(),

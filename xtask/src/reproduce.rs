@@ -1,12 +1,14 @@
-//! `cargo xtask reproduce <paper>|all`.
+//! `cargo xtask reproduce <paper>|all` and `cargo xtask report <paper> --out DIR`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use repro_core::data::DataRoots;
 use repro_core::device::DeviceChoice;
-use repro_core::{Options, Profile, Verdict};
+use repro_core::experiment::{Outcome, Shard, read_plan_options};
+use repro_core::{Options, Profile, Report, Verdict};
 
-use xtask::papers::{self, PAPERS};
+use xtask::papers::{self, PAPERS, Paper};
 
 /// Arguments of `reproduce`.
 #[derive(clap::Args, Debug)]
@@ -16,23 +18,52 @@ pub struct Args {
     /// smoke (seconds), quick (at most 10 minutes on 2 CPU cores) or full.
     #[arg(long, default_value = "quick")]
     pub profile: Profile,
-    /// cpu (= flex), flex, ndarray, wgpu[:N] or cuda[:N]. A GPU device rebuilds the
-    /// xtask with its feature in target/gpu, leaving the CPU build alone.
+    /// cpu (= flex), flex, ndarray, wgpu[:N] or cuda[:N]. A device whose feature is not
+    /// compiled in rebuilds the xtask with it in target/gpu, leaving the CPU build alone.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
     /// Number of seeds (default: the profile's).
     #[arg(long)]
     pub seeds: Option<usize>,
-    /// Output folder (default: results/<paper>/<profile>/).
+    /// Output folder (default: results/<paper>/<profile>/). Finished jobs are kept in
+    /// <out>/jobs/, so rerunning the same command resumes where it stopped.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Folder for checkpoints, so an interrupted run resumes (default: none).
-    #[arg(long)]
-    pub checkpoints: Option<PathBuf>,
-    /// Run only these experiments (comma-separated names from the paper's docs page);
-    /// default: the profile's set.
+    /// Run only these experiments (comma-separated; `cargo xtask list` names them).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Run slice i of n of the job plan (0-based), e.g. from a Slurm array task:
+    /// `--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT`. All shards share --out;
+    /// `cargo xtask report <paper> --out DIR` then builds the report.
+    #[arg(long)]
+    pub shard: Option<Shard>,
+    /// Run nothing: build the report from the job results already in --out.
+    #[arg(long)]
+    pub merge: bool,
+    /// Discard finished jobs in --out and start again.
+    #[arg(long)]
+    pub fresh: bool,
+}
+
+/// Arguments of `report`.
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// Paper crate name.
+    pub paper: String,
+    /// The folder the shards wrote (their --out).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+fn out_dir(args: &Args, paper: &Paper) -> PathBuf {
+    match &args.out {
+        Some(o) if args.paper == "all" => o.join(paper.info.name),
+        Some(o) => o.clone(),
+        None => crate::workspace_root()
+            .join("results")
+            .join(paper.info.name)
+            .join(args.profile.as_str()),
+    }
 }
 
 /// Runs one paper or all of them.
@@ -40,55 +71,103 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if !args.device.is_compiled() {
         return reexec_with_feature(args);
     }
+    if args.merge && (args.shard.is_some() || args.fresh) {
+        anyhow::bail!("--merge runs no job: it cannot be combined with --shard or --fresh");
+    }
     let device = args.device.device()?;
-    let targets: Vec<&papers::Paper> = if args.paper == "all" {
-        if PAPERS.is_empty() {
-            println!("No paper is implemented yet; nothing to reproduce.");
-            return Ok(());
-        }
+    let targets: Vec<&Paper> = if args.paper == "all" {
         PAPERS.iter().collect()
     } else {
         vec![papers::find(&args.paper)?]
     };
     for paper in targets {
-        let opts = Options {
-            profile: args.profile,
-            device: device.clone(),
-            device_name: args.device.to_string(),
-            seeds: args.seeds,
-            checkpoint_dir: args.checkpoints.as_ref().map(|c| c.join(paper.name)),
-            progress: true,
-            only: args.only.clone(),
-        };
+        let out = out_dir(args, paper);
+        if args.fresh {
+            let jobs = out.join("jobs");
+            if jobs.exists() {
+                std::fs::remove_dir_all(&jobs)
+                    .with_context(|| format!("cannot remove {}", jobs.display()))?;
+            }
+        }
+        let mut opts = Options::new(args.profile);
+        opts.device = device.clone();
+        opts.device_name = args.device.to_string();
+        opts.seeds = args.seeds;
+        opts.only = args.only.clone();
+        opts.out = Some(out.clone());
+        opts.shard = args.shard;
+        opts.merge = args.merge;
+        opts.data = DataRoots::from_env();
         eprintln!(
-            "reproducing {} (profile {}, device {})",
-            paper.name, args.profile, args.device
+            "reproducing {} (profile {}, device {}{}), jobs in {}",
+            paper.info.name,
+            args.profile,
+            args.device,
+            args.shard.map_or(String::new(), |s| format!(", shard {s}")),
+            out.join("jobs").display()
         );
-        let report = (paper.reproduce)(&opts)
-            .with_context(|| format!("reproduction of {} failed", paper.name))?;
-        let out = match &args.out {
-            Some(o) if args.paper == "all" => o.join(paper.name),
-            Some(o) => o.clone(),
-            None => crate::workspace_root()
-                .join("results")
-                .join(paper.name)
-                .join(args.profile.as_str()),
-        };
-        report.write(&out)?;
-        println!(
-            "\n{} — {} ({:.1} s)\n",
-            paper.name, paper.title, report.wall_seconds
-        );
-        println!("{}", report.claims_table());
-        let count = |v| report.claims.iter().filter(|c| c.verdict == v).count();
-        println!(
-            "{} reproduced, {} not reproduced, {} inconclusive; report in {}",
-            count(Verdict::Reproduced),
-            count(Verdict::NotReproduced),
-            count(Verdict::Inconclusive),
-            out.display()
+        finish(paper, &opts, &out)?;
+    }
+    Ok(())
+}
+
+/// `cargo xtask report <paper> --out DIR`: merges the shards' job results into the report.
+pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
+    let paper = papers::find(&args.paper)?;
+    let plan = read_plan_options(&args.out)?;
+    if plan.paper != paper.info.name {
+        anyhow::bail!(
+            "{} holds jobs of `{}`, not `{}`",
+            args.out.display(),
+            plan.paper,
+            paper.info.name
         );
     }
+    let mut opts = Options::new(plan.profile);
+    opts.seeds = plan.seeds;
+    opts.only = plan.only;
+    opts.out = Some(args.out.clone());
+    opts.merge = true;
+    finish(paper, &opts, &args.out)
+}
+
+fn finish(paper: &Paper, opts: &Options, out: &Path) -> anyhow::Result<()> {
+    let outcome = (paper.reproduce)(opts)
+        .with_context(|| format!("reproduction of {} failed", paper.info.name))?;
+    match outcome {
+        Outcome::Report(report) => print_report(paper, &report, out),
+        Outcome::Partial(p) => {
+            println!(
+                "{}: ran {} jobs ({} already done); {} of {} jobs of the plan are left to other shards.\n\
+                 When every shard has finished: cargo xtask report {} --out {}",
+                p.paper,
+                p.ran,
+                p.reused,
+                p.missing.len(),
+                p.planned,
+                p.paper,
+                out.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn print_report(paper: &Paper, report: &Report, out: &Path) -> anyhow::Result<()> {
+    report.write(out)?;
+    println!(
+        "\n{} — {} ({:.1} s)\n",
+        paper.info.name, paper.info.title, report.wall_seconds
+    );
+    println!("{}", report.claims_table());
+    let count = |v| report.claims.iter().filter(|c| c.verdict == v).count();
+    println!(
+        "{} reproduced, {} not reproduced, {} inconclusive; report in {}",
+        count(Verdict::Reproduced),
+        count(Verdict::NotReproduced),
+        count(Verdict::Inconclusive),
+        out.display()
+    );
     Ok(())
 }
 

@@ -12,6 +12,7 @@
 //! | [`nn`], [`lm`] | a small causal transformer (RoPE, causal / banded / explicit masks, FFN hooks) and token log-probabilities under full, truncated, chunked or banded contexts |
 //! | [`bench`](mod@bench) | a small timing harness whose `BENCH_JSON` lines `cargo xtask bench` compares with PyTorch twins |
 //! | [`loss`], [`probe`], [`augment`] | NT-Xent (InfoNCE) contrastive loss; linear probes on frozen features (SGD, fixed epochs, several label sets at once); 8×8 image augmentations and shifts |
+//! | [`experiment`] | a paper's descriptor, its job plan, a runner that resumes, shards and merges, typed results paired by seed |
 //! | [`report`] | claims with verdicts decided by code, and the `report.json` / `report.md` / SVG report |
 //!
 //! Library code and tests use [`Device::flex()`](burn::tensor::Device::flex) (pure-Rust CPU)
@@ -34,6 +35,7 @@ pub mod bench;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod experiment;
 pub mod lm;
 pub mod loss;
 pub mod metrics;

@@ -79,3 +79,53 @@ pub mod spans;
 pub mod train;
 
 pub use reproduce::{CLAIMS, reproduce};
+
+use repro_core::experiment::{ClaimInfo, ExperimentInfo, Outcome, Paper, PaperInfo};
+
+/// The paper's descriptor: experiments (`--only` names) and claims, declared once.
+pub static INFO: PaperInfo = PaperInfo {
+    name: "long-context",
+    title: "What is Wrong with Perplexity for Long-context Language Modeling? (LongPPL, LongCE; ICLR 2025)",
+    experiments: &[
+        ExperimentInfo {
+            name: "kvdocs",
+            about: "",
+        },
+        ExperimentInfo {
+            name: "shakespeare",
+            about: "",
+        },
+    ],
+    claims: &[
+        ClaimInfo {
+            id: "LC-0",
+            statement: "gate: the evaluator (run A, full attention) retrieves far records (far accuracy >= 0.5)",
+            criterion: "(declared in reproduce.rs)",
+            experiments: &[],
+        },
+        ClaimInfo {
+            id: "LC-1",
+            statement: "LongPPL's key tokens are the tokens that need long context (recall, precision, few near values)",
+            criterion: "(declared in reproduce.rs)",
+            experiments: &[],
+        },
+        ClaimInfo {
+            id: "LC-2",
+            statement: "LongPPL correlates strongly and negatively with long-context ability while PPL does not",
+            criterion: "(declared in reproduce.rs)",
+            experiments: &[],
+        },
+        ClaimInfo {
+            id: "LC-3",
+            statement: "LongCE fine-tuning improves long-context ability over CE at equal steps",
+            criterion: "(declared in reproduce.rs)",
+            experiments: &[],
+        },
+    ],
+};
+
+/// The paper for `cargo xtask`.
+pub const PAPER: Paper = Paper {
+    info: &INFO,
+    reproduce: |opts| reproduce(opts).map(Outcome::from),
+};

@@ -150,3 +150,74 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
 }
+
+use repro_core::experiment::{ClaimInfo, Outcome, Paper, PaperInfo};
+
+/// The paper's descriptor: experiments (`--only` names) and claims, declared once.
+pub static INFO: PaperInfo = PaperInfo {
+    name: "monosemantic",
+    title: "Beyond Interpretability: The Gains of Feature Monosemanticity on Model Robustness (ICLR 2025)",
+    experiments: &[],
+    claims: &[
+        ClaimInfo {
+            id: "MONO-1",
+            statement: "NCL and SAE codes are more monosemantic than CL codes",
+            criterion: "(declared in reproduce.rs)",
+            experiments: &[],
+        },
+        ClaimInfo {
+            id: "MONO-2",
+            statement: "NCL matches CL in clean accuracy",
+            criterion: "(declared in reproduce.rs)",
+            experiments: &[],
+        },
+        ClaimInfo {
+            id: "MONO-3",
+            statement: "NCL is more robust than CL to label noise",
+            criterion: "(declared in reproduce.rs)",
+            experiments: &[],
+        },
+        ClaimInfo {
+            id: "MONO-4",
+            statement: "NCL is more robust than CL to Gaussian input noise",
+            criterion: "(declared in reproduce.rs)",
+            experiments: &[],
+        },
+        ClaimInfo {
+            id: "MONO-5",
+            statement: "SAE features behave like NCL (more robust than CL)",
+            criterion: "(declared in reproduce.rs)",
+            experiments: &[],
+        },
+        ClaimInfo {
+            id: "MONO-6",
+            statement: "NCL fine-tunes better than CL from few shots (secondary)",
+            criterion: "(declared in reproduce.rs)",
+            experiments: &[],
+        },
+        ClaimInfo {
+            id: "MONO-7",
+            statement: "NCL is more robust than CL to distribution shift (secondary)",
+            criterion: "(declared in reproduce.rs)",
+            experiments: &[],
+        },
+        ClaimInfo {
+            id: "MONO-T1",
+            statement: "Toy superposition: the polysemantic code wins clean, the monosemantic one under noise",
+            criterion: "(declared in reproduce.rs)",
+            experiments: &[],
+        },
+        ClaimInfo {
+            id: "MONO-T2",
+            statement: "Two features: the polysemantic feature separates better clean, the monosemantic one past some label noise",
+            criterion: "(declared in reproduce.rs)",
+            experiments: &[],
+        },
+    ],
+};
+
+/// The paper for `cargo xtask`.
+pub const PAPER: Paper = Paper {
+    info: &INFO,
+    reproduce: |opts| reproduce(opts).map(Outcome::from),
+};

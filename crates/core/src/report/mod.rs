@@ -90,8 +90,16 @@ pub struct Options {
     pub device_name: String,
     /// Number of seeds; `None` takes the profile's default.
     pub seeds: Option<usize>,
-    /// Folder for checkpoints of long runs (resume reads them); `None` disables them.
-    pub checkpoint_dir: Option<PathBuf>,
+    /// Output folder of the run: finished jobs are kept in `<out>/jobs/` so that a rerun
+    /// resumes, and shards share it. `None` keeps everything in memory (tests, library use).
+    pub out: Option<PathBuf>,
+    /// Run only this slice of the plan (`--shard i/n`); needs `out`.
+    pub shard: Option<crate::experiment::Shard>,
+    /// Run no job: build the report from the job results in `out` (`--merge`), naming any
+    /// job still missing.
+    pub merge: bool,
+    /// Where dataset files are read from.
+    pub data: crate::data::DataRoots,
     /// Show progress bars (they also hide themselves when stderr is not a terminal).
     pub progress: bool,
     /// Experiments to run, by the names a paper crate documents (`--only`); empty runs the
@@ -101,14 +109,18 @@ pub struct Options {
 }
 
 impl Options {
-    /// Options for `profile` on the Flex CPU device, default seeds, no checkpoints.
+    /// Options for `profile` on the Flex CPU device, default seeds, no output folder, data
+    /// roots from the environment.
     pub fn new(profile: Profile) -> Self {
         Self {
             profile,
             device: Device::flex(),
             device_name: "flex".into(),
             seeds: None,
-            checkpoint_dir: None,
+            out: None,
+            shard: None,
+            merge: false,
+            data: crate::data::DataRoots::from_env(),
             progress: true,
             only: Vec::new(),
         }

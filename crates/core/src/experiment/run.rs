@@ -1,0 +1,726 @@
+//! Running a plan: job files, fingerprints, resume, shards and merge.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::Context;
+use rayon::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::info::PartialRun;
+use super::plan::{Job, Plan};
+use super::results::{Results, Row};
+use crate::report::{Options, Profile, write_atomic};
+use crate::train::Checkpoint;
+
+/// What a job returns: typed rows for the tables and claims, and any payload the paper
+/// needs to build its report (curves, per-class numbers, sample images).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobOutput<T> {
+    /// Typed rows (usually one per method the job ran).
+    pub rows: Vec<Row>,
+    /// The paper's own payload, stored exactly (CBOR) in `<job>.cbor`.
+    pub data: T,
+}
+
+impl<T> JobOutput<T> {
+    /// Rows and a payload.
+    pub fn new(rows: Vec<Row>, data: T) -> Self {
+        Self { rows, data }
+    }
+}
+
+impl<T: Default> JobOutput<T> {
+    /// Rows and an empty payload.
+    pub fn rows(rows: Vec<Row>) -> Self {
+        Self {
+            rows,
+            data: T::default(),
+        }
+    }
+}
+
+/// Progress of one job, forwarded to the run's bar. A job that reports nothing advances the
+/// bar by its weight when it finishes.
+#[derive(Debug)]
+pub struct JobProgress {
+    bar: indicatif::ProgressBar,
+    weight: u64,
+    done: AtomicU64,
+}
+
+impl JobProgress {
+    /// Advances by `n` units (capped at the job's weight).
+    pub fn inc(&self, n: u64) {
+        let before = self
+            .done
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
+                Some((d + n).min(self.weight))
+            })
+            .unwrap_or(0);
+        self.bar.inc((before + n).min(self.weight) - before);
+    }
+
+    fn finish(&self) {
+        let d = self.done.swap(self.weight, Ordering::Relaxed);
+        self.bar.inc(self.weight.saturating_sub(d));
+    }
+
+    /// The underlying bar (for messages).
+    pub fn bar(&self) -> &indicatif::ProgressBar {
+        &self.bar
+    }
+}
+
+/// What a job sees of the run: its dependencies' outputs, its progress and its checkpoint.
+pub struct Ctx<'a, T> {
+    job: &'a Job,
+    plan: &'a Plan,
+    outputs: &'a [Option<JobOutput<T>>],
+    progress: JobProgress,
+    checkpoint: Option<PathBuf>,
+}
+
+impl<T> Ctx<'_, T> {
+    /// The output of dependency `id` (declared with [`Job::after`]).
+    pub fn dep(&self, id: &str) -> anyhow::Result<&JobOutput<T>> {
+        if !self.job.deps.iter().any(|d| d == id) {
+            anyhow::bail!("job `{}` reads `{id}` without depending on it", self.job.id);
+        }
+        let i = self
+            .plan
+            .position(id)
+            .with_context(|| format!("no job `{id}` in the plan"))?;
+        self.outputs[i]
+            .as_ref()
+            .with_context(|| format!("job `{id}` has no result yet"))
+    }
+
+    /// The outputs of all declared dependencies, in declaration order.
+    pub fn deps(&self) -> anyhow::Result<Vec<(&Job, &JobOutput<T>)>> {
+        self.job
+            .deps
+            .iter()
+            .map(|d| {
+                let job = self.plan.get(d).with_context(|| format!("no job `{d}`"))?;
+                Ok((job, self.dep(d)?))
+            })
+            .collect()
+    }
+
+    /// Progress reporting for this job.
+    pub fn progress(&self) -> &JobProgress {
+        &self.progress
+    }
+
+    /// A checkpoint folder private to this job and its fingerprint (`None` without an
+    /// output folder). A job that trains for minutes saves into it and resumes from it; the
+    /// runner deletes it once the job's result is written.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        self.checkpoint.clone().map(Checkpoint::new)
+    }
+}
+
+/// Every job's output, in plan order.
+#[derive(Debug, Clone)]
+pub struct Done<T> {
+    jobs: Vec<Job>,
+    outputs: Vec<JobOutput<T>>,
+    /// Jobs run by this invocation.
+    pub ran: usize,
+    /// Jobs read back from the output folder.
+    pub reused: usize,
+}
+
+impl<T> Done<T> {
+    /// The output of job `id`.
+    pub fn get(&self, id: &str) -> Option<&JobOutput<T>> {
+        self.jobs
+            .iter()
+            .position(|j| j.id == id)
+            .map(|i| &self.outputs[i])
+    }
+
+    /// Jobs with their outputs, in plan order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Job, &JobOutput<T>)> {
+        self.jobs.iter().zip(&self.outputs)
+    }
+
+    /// Jobs of one experiment with their outputs, in plan order.
+    pub fn experiment<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Iterator<Item = (&'a Job, &'a JobOutput<T>)> + 'a {
+        self.iter().filter(move |(j, _)| j.experiment == name)
+    }
+
+    /// All rows, in plan order.
+    pub fn results(&self) -> Results {
+        self.outputs
+            .iter()
+            .flat_map(|o| o.rows.iter().cloned())
+            .collect()
+    }
+}
+
+/// A complete run, or a slice of one.
+#[derive(Debug, Clone)]
+pub enum RunState<T> {
+    /// Every job of the plan has an output.
+    Complete(Done<T>),
+    /// Some jobs have no output yet (another shard's, or `--shard` ran a slice).
+    Partial(PartialRun),
+}
+
+impl<T> RunState<T> {
+    /// The outputs when complete.
+    pub fn complete(self) -> Option<Done<T>> {
+        match self {
+            Self::Complete(d) => Some(d),
+            Self::Partial(_) => None,
+        }
+    }
+}
+
+/// The readable record beside each job's exact payload.
+#[derive(Debug, Serialize, Deserialize)]
+struct JobRecord {
+    paper: String,
+    id: String,
+    fingerprint: String,
+    experiment: String,
+    setting: String,
+    method: String,
+    seed: Option<u64>,
+    seconds: f64,
+    rows: Vec<Row>,
+}
+
+#[derive(Deserialize)]
+struct Stored<T> {
+    fingerprint: String,
+    output: JobOutput<T>,
+}
+
+#[derive(Serialize)]
+struct StoredRef<'a, T> {
+    fingerprint: &'a str,
+    output: &'a JobOutput<T>,
+}
+
+/// What `<out>/plan.json` records, so that `cargo xtask report` rebuilds the same plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanFile {
+    /// Paper name.
+    pub paper: String,
+    /// Profile.
+    pub profile: Profile,
+    /// `--seeds`.
+    pub seeds: Option<usize>,
+    /// `--only`.
+    pub only: Vec<String>,
+    /// Job ids with their fingerprints, in plan order.
+    pub jobs: Vec<(String, String)>,
+}
+
+/// Reads `<out>/plan.json`: the profile, seeds and `--only` of the shards that wrote `out`.
+pub fn read_plan_options(out: &Path) -> anyhow::Result<PlanFile> {
+    let path = out.join("plan.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read {} (was a reproduction run with this --out?)",
+            path.display()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a plan file", path.display()))
+}
+
+/// A job's position and its output with its wall time, or its error.
+type Finished<T> = (usize, anyhow::Result<(JobOutput<T>, f64)>);
+
+/// Runs a [`Plan`] under [`Options`]: resume from `opts.out`, `opts.shard`, `opts.merge`.
+pub struct Runner<'a> {
+    plan: &'a Plan,
+    opts: &'a Options,
+    parallel: bool,
+}
+
+impl<'a> Runner<'a> {
+    /// A sequential runner.
+    pub fn new(plan: &'a Plan, opts: &'a Options) -> Self {
+        Self {
+            plan,
+            opts,
+            parallel: false,
+        }
+    }
+
+    /// Runs independent jobs on rayon's pool (jobs must then draw no shared randomness:
+    /// seed each job's own generator, as graph-ood's training does).
+    pub fn parallel(mut self, yes: bool) -> Self {
+        self.parallel = yes;
+        self
+    }
+
+    fn jobs_dir(&self) -> Option<PathBuf> {
+        self.opts.out.as_ref().map(|o| o.join("jobs"))
+    }
+
+    fn paths(&self, dir: &Path, i: usize) -> (PathBuf, PathBuf, PathBuf) {
+        let stem = self.plan.jobs()[i].file_stem();
+        (
+            dir.join(format!("{stem}.json")),
+            dir.join(format!("{stem}.cbor")),
+            dir.join(format!("{stem}.{}.ckpt", self.plan.fingerprint(i))),
+        )
+    }
+
+    /// A finished job's stored output, if its fingerprint matches.
+    fn load<T: DeserializeOwned>(&self, dir: &Path, i: usize) -> Option<JobOutput<T>> {
+        let (json, cbor, _) = self.paths(dir, i);
+        let fp = self.plan.fingerprint(i);
+        let record: JobRecord = serde_json::from_str(&std::fs::read_to_string(&json).ok()?).ok()?;
+        if record.fingerprint != fp {
+            return None;
+        }
+        let bytes = std::fs::read(&cbor).ok()?;
+        match ciborium::from_reader::<Stored<T>, _>(bytes.as_slice()) {
+            Ok(s) if s.fingerprint == fp => Some(s.output),
+            Ok(_) => None,
+            Err(e) => {
+                eprintln!(
+                    "warning: {} cannot be read ({e}); the job runs again",
+                    cbor.display()
+                );
+                None
+            }
+        }
+    }
+
+    fn store<T: Serialize>(
+        &self,
+        dir: &Path,
+        i: usize,
+        output: &JobOutput<T>,
+        seconds: f64,
+    ) -> anyhow::Result<()> {
+        let job = &self.plan.jobs()[i];
+        let (json, cbor, ckpt) = self.paths(dir, i);
+        let fingerprint = self.plan.fingerprint(i).to_owned();
+        let mut bytes = Vec::new();
+        ciborium::into_writer(
+            &StoredRef {
+                fingerprint: &fingerprint,
+                output,
+            },
+            &mut bytes,
+        )
+        .with_context(|| format!("cannot encode the result of job `{}`", job.id))?;
+        // Payload first, record last: the record's presence means the job is done.
+        write_atomic(&cbor, &bytes)?;
+        let record = JobRecord {
+            paper: self.plan.paper().into(),
+            id: job.id.clone(),
+            fingerprint,
+            experiment: job.experiment.clone(),
+            setting: job.setting.clone(),
+            method: job.method.clone(),
+            seed: job.seed,
+            seconds,
+            rows: output.rows.clone(),
+        };
+        write_atomic(&json, serde_json::to_string_pretty(&record)?.as_bytes())?;
+        if ckpt.exists() {
+            let _ = std::fs::remove_dir_all(&ckpt);
+        }
+        Ok(())
+    }
+
+    fn write_plan_file(&self, out: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(out.join("jobs"))
+            .with_context(|| format!("cannot create {}", out.join("jobs").display()))?;
+        let file = PlanFile {
+            paper: self.plan.paper().into(),
+            profile: self.opts.profile,
+            seeds: self.opts.seeds,
+            only: self.opts.only.clone(),
+            jobs: (0..self.plan.len())
+                .map(|i| {
+                    (
+                        self.plan.jobs()[i].id.clone(),
+                        self.plan.fingerprint(i).to_owned(),
+                    )
+                })
+                .collect(),
+        };
+        write_atomic(
+            &out.join("plan.json"),
+            serde_json::to_string_pretty(&file)?.as_bytes(),
+        )
+    }
+
+    /// Runs this invocation's jobs (all, a shard's, or none when merging) and returns every
+    /// output when the plan is complete.
+    ///
+    /// Jobs already finished in `<out>/jobs` with a matching fingerprint are read back, not
+    /// rerun. When a job fails, the jobs finished before it keep their files and the error
+    /// is returned: rerunning resumes after them.
+    pub fn run<T, F>(&self, f: F) -> anyhow::Result<RunState<T>>
+    where
+        T: Serialize + DeserializeOwned + Send + Sync,
+        F: Fn(&Job, &Ctx<'_, T>) -> anyhow::Result<JobOutput<T>> + Sync,
+    {
+        let opts = self.opts;
+        let plan = self.plan;
+        let dir = self.jobs_dir();
+        if dir.is_none() && (opts.shard.is_some() || opts.merge) {
+            anyhow::bail!("--shard and --merge need an output folder (--out) shared by the shards");
+        }
+        if let Some(out) = &opts.out
+            && !opts.merge
+        {
+            self.write_plan_file(out)?;
+        }
+        let mine = if opts.merge {
+            Default::default()
+        } else {
+            plan.select(opts.shard)
+        };
+        let mut outputs: Vec<Option<JobOutput<T>>> = (0..plan.len()).map(|_| None).collect();
+        let mut reused = 0;
+        if let Some(d) = &dir {
+            for (i, slot) in outputs.iter_mut().enumerate() {
+                *slot = self.load(d, i);
+                reused += usize::from(slot.is_some());
+            }
+        }
+        let todo: Vec<usize> = mine
+            .iter()
+            .copied()
+            .filter(|&i| outputs[i].is_none())
+            .collect();
+        let total: u64 = todo.iter().map(|&i| plan.jobs()[i].weight).sum();
+        let bar =
+            crate::train::progress_bar(total, &format!("{} jobs", plan.paper()), opts.progress);
+        let mut ran = 0;
+        let mut pending = todo;
+        while !pending.is_empty() {
+            // The jobs whose dependencies all have outputs.
+            let (ready, rest): (Vec<usize>, Vec<usize>) = pending.iter().partition(|&&i| {
+                plan.jobs()[i]
+                    .deps
+                    .iter()
+                    .all(|d| plan.position(d).is_some_and(|p| outputs[p].is_some()))
+            });
+            if ready.is_empty() {
+                let stuck = &plan.jobs()[rest[0]];
+                anyhow::bail!(
+                    "job `{}` depends on jobs that did not run in this invocation",
+                    stuck.id
+                );
+            }
+            let wave: Vec<usize> = if self.parallel {
+                ready.clone()
+            } else {
+                vec![ready[0]]
+            };
+            let run_one = |i: usize| -> Finished<T> {
+                let job = &plan.jobs()[i];
+                let ctx = Ctx {
+                    job,
+                    plan,
+                    outputs: &outputs,
+                    progress: JobProgress {
+                        bar: bar.clone(),
+                        weight: job.weight,
+                        done: AtomicU64::new(0),
+                    },
+                    checkpoint: dir.as_ref().map(|d| self.paths(d, i).2),
+                };
+                let t = Instant::now();
+                let r = f(job, &ctx).with_context(|| format!("job `{}`", job.id));
+                ctx.progress.finish();
+                (i, r.map(|o| (o, t.elapsed().as_secs_f64())))
+            };
+            let finished: Vec<Finished<T>> = if self.parallel {
+                wave.par_iter().map(|&i| run_one(i)).collect()
+            } else {
+                wave.iter().map(|&i| run_one(i)).collect()
+            };
+            let mut first_err = None;
+            for (i, r) in finished {
+                match r {
+                    Ok((o, secs)) => {
+                        if let Some(d) = &dir {
+                            self.store(d, i, &o, secs)?;
+                        }
+                        outputs[i] = Some(o);
+                        ran += 1;
+                    }
+                    Err(e) => {
+                        first_err.get_or_insert(e);
+                    }
+                }
+            }
+            if let Some(e) = first_err {
+                bar.abandon();
+                return Err(e);
+            }
+            pending.retain(|i| outputs[*i].is_none());
+        }
+        bar.finish_and_clear();
+        let missing: Vec<String> = outputs
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.is_none())
+            .map(|(i, _)| plan.jobs()[i].id.clone())
+            .collect();
+        if !missing.is_empty() {
+            if opts.merge {
+                let shown: Vec<&str> = missing.iter().take(20).map(String::as_str).collect();
+                anyhow::bail!(
+                    "{}: {} of {} jobs have no result in {}: {}{}",
+                    plan.paper(),
+                    missing.len(),
+                    plan.len(),
+                    dir.as_ref()
+                        .map_or("memory".into(), |d| d.display().to_string()),
+                    shown.join(", "),
+                    if missing.len() > shown.len() {
+                        ", ..."
+                    } else {
+                        ""
+                    }
+                );
+            }
+            return Ok(RunState::Partial(PartialRun {
+                paper: plan.paper().into(),
+                planned: plan.len(),
+                ran,
+                reused,
+                missing,
+            }));
+        }
+        Ok(RunState::Complete(Done {
+            jobs: plan.jobs().to_vec(),
+            outputs: outputs.into_iter().map(|o| o.expect("checked")).collect(),
+            ran,
+            reused,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::Shard;
+    use crate::testing::TempDir;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Six training jobs and an evaluation of each; the evaluation reads its training.
+    fn plan(scale: f64) -> Plan {
+        let mut p = Plan::new("demo");
+        for m in ["a", "b"] {
+            for s in 0..3 {
+                let t = p
+                    .push(Job::new("e", "train", m, Some(s)).config(&scale))
+                    .unwrap();
+                p.push(Job::new("e", "eval", m, Some(s)).after(&t)).unwrap();
+            }
+        }
+        p
+    }
+
+    fn job(
+        job: &Job,
+        ctx: &Ctx<'_, Vec<f32>>,
+        calls: &AtomicUsize,
+    ) -> anyhow::Result<JobOutput<Vec<f32>>> {
+        calls.fetch_add(1, Ordering::Relaxed);
+        let s = job.seed.unwrap() as f32;
+        let base = if job.method == "a" { 1.0 } else { 2.0 };
+        let data = if job.setting == "train" {
+            vec![base * s, f32::NAN, 1.0 / 3.0]
+        } else {
+            let (_, t) = ctx.deps()?[0];
+            t.data.iter().map(|x| x + 0.1).collect()
+        };
+        let row = Row::of(job)
+            .metric("v", f64::from(data[0]))
+            .metric("nan", f64::NAN);
+        Ok(JobOutput::new(vec![row], data))
+    }
+
+    fn opts(out: Option<&Path>) -> Options {
+        let mut o = Options::new(Profile::Smoke);
+        o.progress = false;
+        o.out = out.map(Path::to_path_buf);
+        o
+    }
+
+    fn same(a: &Done<Vec<f32>>, b: &Done<Vec<f32>>) {
+        let bits = |d: &Done<Vec<f32>>| {
+            d.iter()
+                .map(|(j, o)| {
+                    (
+                        j.id.clone(),
+                        o.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                        o.rows[0].metrics["v"].to_bits(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(a), bits(b));
+    }
+
+    #[test]
+    fn in_memory_run_is_complete_and_ordered() {
+        let calls = AtomicUsize::new(0);
+        let p = plan(1.0);
+        let o = opts(None);
+        let done = Runner::new(&p, &o)
+            .run(|j, c| job(j, c, &calls))
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!((done.ran, done.reused), (12, 0));
+        assert_eq!(done.get("e/eval/b/2").unwrap().data[0], 4.1);
+        let r = done.results();
+        assert_eq!(
+            r.values("e", "train", "b", "v").unwrap(),
+            vec![0.0, 2.0, 4.0]
+        );
+        let mut sharded = o.clone();
+        sharded.shard = Some(Shard { index: 0, count: 2 });
+        assert!(
+            Runner::new(&p, &sharded)
+                .run(|j, c| job(j, c, &calls))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn interrupted_run_resumes_with_identical_results() {
+        let tmp = TempDir::new("runner-resume");
+        let p = plan(1.0);
+        let full = {
+            let calls = AtomicUsize::new(0);
+            Runner::new(&p, &opts(None))
+                .run(|j, c| job(j, c, &calls))
+                .unwrap()
+                .complete()
+                .unwrap()
+        };
+        // Fail at the fifth job: four are stored.
+        let calls = AtomicUsize::new(0);
+        let o = opts(Some(tmp.path()));
+        let err = Runner::new(&p, &o)
+            .run(|j, c| {
+                if calls.load(Ordering::Relaxed) == 4 {
+                    anyhow::bail!("killed");
+                }
+                job(j, c, &calls)
+            })
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("killed"));
+        let stored = std::fs::read_dir(tmp.path().join("jobs"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "json")
+            })
+            .count();
+        assert_eq!(stored, 4);
+        let calls = AtomicUsize::new(0);
+        let resumed = Runner::new(&p, &o)
+            .run(|j, c| job(j, c, &calls))
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            8,
+            "only the 8 unfinished jobs rerun"
+        );
+        assert_eq!((resumed.ran, resumed.reused), (8, 4));
+        same(&full, &resumed);
+        assert!(resumed.results().rows()[0].metrics["nan"].is_nan());
+        // A changed configuration invalidates the training jobs and, through them, the
+        // evaluations.
+        let p2 = plan(2.0);
+        let calls = AtomicUsize::new(0);
+        let again = Runner::new(&p2, &o)
+            .run(|j, c| job(j, c, &calls))
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!((again.ran, again.reused), (12, 0));
+        assert_eq!(read_plan_options(tmp.path()).unwrap().jobs.len(), 12);
+    }
+
+    #[test]
+    fn shards_merge_to_the_unsharded_run_and_a_missing_shard_is_named() {
+        let tmp = TempDir::new("runner-shards");
+        let p = plan(1.0);
+        let calls = AtomicUsize::new(0);
+        let full = Runner::new(&p, &opts(None))
+            .run(|j, c| job(j, c, &calls))
+            .unwrap()
+            .complete()
+            .unwrap();
+        let mut o = opts(Some(tmp.path()));
+        o.shard = Some(Shard { index: 1, count: 2 });
+        let state = Runner::new(&p, &o)
+            .parallel(true)
+            .run(|j, c| job(j, c, &calls))
+            .unwrap();
+        let RunState::Partial(part) = state else {
+            panic!("one shard of two cannot complete the plan")
+        };
+        assert_eq!((part.ran, part.missing.len()), (6, 6));
+        // Merging now names the missing jobs.
+        let mut merge = opts(Some(tmp.path()));
+        merge.merge = true;
+        let err = Runner::new(&p, &merge)
+            .run(|j, c| job(j, c, &calls))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("6 of 12 jobs have no result") && err.contains("e/train/a/0"),
+            "{err}"
+        );
+        o.shard = Some(Shard { index: 0, count: 2 });
+        Runner::new(&p, &o).run(|j, c| job(j, c, &calls)).unwrap();
+        let calls_before = calls.load(Ordering::Relaxed);
+        let merged = Runner::new(&p, &merge)
+            .run(|j, c| job(j, c, &calls))
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            calls_before,
+            "a merge runs nothing"
+        );
+        same(&full, &merged);
+    }
+
+    #[test]
+    fn progress_is_capped_at_the_weight() {
+        let p = JobProgress {
+            bar: indicatif::ProgressBar::hidden(),
+            weight: 10,
+            done: AtomicU64::new(0),
+        };
+        p.inc(4);
+        p.inc(9);
+        assert_eq!(p.bar.position(), 10);
+        p.finish();
+        assert_eq!(p.bar.position(), 10);
+    }
+}
