@@ -13,6 +13,7 @@
 //! | [`bench`](mod@bench) | a small timing harness whose `BENCH_JSON` lines `cargo xtask bench` compares with PyTorch twins |
 //! | [`loss`], [`probe`], [`augment`] | NT-Xent (InfoNCE) contrastive loss; linear probes on frozen features (SGD, fixed epochs, several label sets at once); 8×8 image augmentations and shifts |
 //! | [`experiment`] | a paper's descriptor, its job plan, a runner that resumes, shards and merges, typed results paired by seed |
+//! | [`rng`], [`linalg`], [`host`] | version-stable random numbers (SplitMix64, Box–Muller, Poisson, permutations, named streams); dense `f64` linear algebra with the one Jacobi eigensolver; host ↔ tensor conversions |
 //! | [`report`] | claims with verdicts decided by code, and the `report.json` / `report.md` / SVG report |
 //!
 //! Library code and tests use [`Device::flex()`](burn::tensor::Device::flex) (pure-Rust CPU)
@@ -36,12 +37,15 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod experiment;
+pub mod host;
+pub mod linalg;
 pub mod lm;
 pub mod loss;
 pub mod metrics;
 pub mod nn;
 pub mod probe;
 pub mod report;
+pub mod rng;
 pub mod stats;
 pub mod testing;
 pub mod train;

@@ -4,52 +4,8 @@
 //! (Steele, Lea, Flood 2014), written out here, rather than `rand`'s `StdRng`, whose
 //! algorithm may change between releases.
 
-/// The SplitMix64 generator: tiny, fast and fixed forever.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A generator started at `seed`.
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (Lemire's multiply-shift; bias below 2^-32 for n < 2^32).
-    pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 32).wrapping_mul(n as u64) >> 32) as usize
-    }
-
-    /// Uniform in `[0, 1)` with 53 bits.
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// A standard normal draw (Box–Muller on two uniforms; the second value of the pair is
-    /// discarded, so every draw consumes exactly two uniforms).
-    pub fn normal(&mut self) -> f64 {
-        // 1 − u lies in (0, 1], so the logarithm is finite.
-        let u1 = 1.0 - self.next_f64();
-        let u2 = self.next_f64();
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-    }
-
-    /// Fisher-Yates shuffle in place.
-    pub fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = self.below(i + 1);
-            v.swap(i, j);
-        }
-    }
-}
+/// The workspace's generator, defined in [`crate::rng`] (kept here for old paths).
+pub use crate::rng::SplitMix64;
 
 /// Indices of a two-way split, each sorted ascending.
 #[derive(Debug, Clone, PartialEq, Eq)]
