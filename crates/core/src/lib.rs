@@ -8,12 +8,14 @@
 //! | [`device`] | `cpu|flex|ndarray|wgpu|cuda[:N]` parsed into a Burn [`Device`](burn::tensor::Device), seeding, eager parameter initialisation |
 //! | [`data`] | the dataset registry, cache/mirror lookup with SHA-256 checks, typed parsers, the digits dataset and its fixed split |
 //! | [`train`] | pieces of a hand-written training loop: optimiser presets, LR schedules, model selection, early stopping, NaN guard, progress bars, checkpoints |
-//! | [`metrics`], [`stats`] | accuracy, macro-F1, Pearson, Spearman; mean, std and 95% CIs over seeds, paired differences |
+//! | [`metrics`], [`stats`] | accuracy, macro-F1, Pearson, Spearman, AUROC; mean, std and 95% CIs over seeds, paired differences |
 //! | [`nn`], [`lm`] | a small causal transformer (RoPE, causal / banded / explicit masks, FFN hooks) and token log-probabilities under full, truncated, chunked or banded contexts |
 //! | [`bench`](mod@bench) | a small timing harness whose `BENCH_JSON` lines `cargo xtask bench` compares with PyTorch twins |
 //! | [`loss`], [`probe`], [`augment`] | NT-Xent (InfoNCE) contrastive loss; linear probes on frozen features (SGD, fixed epochs, several label sets at once); 8×8 image augmentations and shifts |
 //! | [`experiment`] | a paper's descriptor, its job plan, a runner that resumes, shards and merges, typed results paired by seed |
 //! | [`rng`], [`linalg`], [`host`] | version-stable random numbers (SplitMix64, Box–Muller, Poisson, permutations, named streams); dense `f64` linear algebra with the one Jacobi eigensolver; host ↔ tensor conversions |
+//! | [`kmeans`], [`knn`], [`assignment`] | k-means (k-means++ on D² > 0, deduplicated points, restarts); k-NN classification and regression (cosine or Euclidean, plain or exp-weighted votes); the Hungarian method |
+//! | [`special`] | `lgamma`, `digamma`, the regularised incomplete gamma `P`/`Q` (χ² tails); `lgamma` as a differentiable tensor op |
 //! | [`report`] | claims with verdicts decided by code, and the `report.json` / `report.md` / SVG report |
 //!
 //! Library code and tests use [`Device::flex()`](burn::tensor::Device::flex) (pure-Rust CPU)
@@ -31,6 +33,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod assignment;
 pub mod augment;
 pub mod bench;
 pub mod data;
@@ -38,6 +41,8 @@ pub mod device;
 pub mod error;
 pub mod experiment;
 pub mod host;
+pub mod kmeans;
+pub mod knn;
 pub mod linalg;
 pub mod lm;
 pub mod loss;
@@ -46,6 +51,7 @@ pub mod nn;
 pub mod probe;
 pub mod report;
 pub mod rng;
+pub mod special;
 pub mod stats;
 pub mod testing;
 pub mod train;

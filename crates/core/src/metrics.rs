@@ -131,8 +131,48 @@ pub fn argmax_rows(scores: Tensor<2>) -> Vec<usize> {
         .collect()
 }
 
+/// Area under the ROC curve of `scores` for the binary labels `positive` (higher score ⇒
+/// more positive): the Mann–Whitney probability that a random positive outscores a random
+/// negative, ties counting one half. NaN when either class is empty or a score is NaN.
+///
+/// ```
+/// use repro_core::metrics::auroc;
+/// assert_eq!(auroc(&[0.9, 0.8, 0.2, 0.1], &[true, true, false, false]), 1.0);
+/// assert_eq!(auroc(&[0.5; 4], &[true, false, true, false]), 0.5);
+/// ```
+pub fn auroc(scores: &[f64], positive: &[bool]) -> f64 {
+    assert_eq!(scores.len(), positive.len(), "auroc: one label per score");
+    let n_pos = positive.iter().filter(|&&p| p).count();
+    let n_neg = positive.len() - n_pos;
+    if n_pos == 0 || n_neg == 0 || scores.iter().any(|s| s.is_nan()) {
+        return f64::NAN;
+    }
+    // Average ranks handle ties: AUROC = (R₊ − n₊(n₊+1)/2) / (n₊ n₋).
+    let r = ranks(scores);
+    let rank_sum: f64 = r
+        .iter()
+        .zip(positive)
+        .filter(|(_, p)| **p)
+        .map(|(r, _)| r)
+        .sum();
+    let (np, nn) = (n_pos as f64, n_neg as f64);
+    (rank_sum - np * (np + 1.0) / 2.0) / (np * nn)
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn auroc_of_perfect_reversed_tied_and_mixed_rankings() {
+        let y = [true, true, false, false];
+        assert_eq!(auroc(&[4.0, 3.0, 2.0, 1.0], &y), 1.0);
+        assert_eq!(auroc(&[1.0, 2.0, 3.0, 4.0], &y), 0.0);
+        assert_eq!(auroc(&[1.0, 1.0, 1.0, 1.0], &y), 0.5);
+        // Pairs (pos, neg): (3 > 2), (3 > 1), (1 < 2), (1 = 1) → (1 + 1 + 0 + 0.5) / 4.
+        assert_eq!(auroc(&[3.0, 1.0, 2.0, 1.0], &y), 0.625);
+        assert!(auroc(&[1.0, 2.0], &[true, true]).is_nan());
+        assert!(auroc(&[f64::NAN, 2.0], &[true, false]).is_nan());
+    }
     use super::*;
     use burn::tensor::{Device, TensorData};
 

@@ -64,4 +64,7 @@ mod run;
 pub use info::{ClaimInfo, ExperimentInfo, Outcome, Paper, PaperInfo, PartialRun};
 pub use plan::{Job, Plan, Shard};
 pub use results::{Paired, Results, Row, SeedPolicy};
-pub use run::{Ctx, Done, JobOutput, JobProgress, RunState, Runner, read_plan_options};
+pub use run::{
+    Ctx, Done, JobOutput, JobProgress, KILL_AFTER_ENV, PlanFile, RunState, Runner,
+    read_plan_options,
+};

@@ -237,6 +237,10 @@ pub fn read_plan_options(out: &Path) -> anyhow::Result<PlanFile> {
     serde_json::from_str(&text).with_context(|| format!("{} is not a plan file", path.display()))
 }
 
+/// Environment variable for resume tests: abort the process (as abruptly as a SIGKILL)
+/// right after this many jobs have been stored.
+pub const KILL_AFTER_ENV: &str = "REPRO_KILL_AFTER_JOBS";
+
 /// A job's position and its output with its wall time, or its error.
 type Finished<T> = (usize, anyhow::Result<(JobOutput<T>, f64)>);
 
@@ -405,6 +409,9 @@ impl<'a> Runner<'a> {
         let bar =
             crate::train::progress_bar(total, &format!("{} jobs", plan.paper()), opts.progress);
         let mut ran = 0;
+        let kill_after = std::env::var(KILL_AFTER_ENV)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok());
         let mut pending = todo;
         while !pending.is_empty() {
             // The jobs whose dependencies all have outputs.
@@ -458,6 +465,10 @@ impl<'a> Runner<'a> {
                         }
                         outputs[i] = Some(o);
                         ran += 1;
+                        if kill_after.is_some_and(|k| ran >= k) {
+                            // Test hook: die like a SIGKILL (no unwinding, no cleanup).
+                            std::process::abort();
+                        }
                     }
                     Err(e) => {
                         first_err.get_or_insert(e);
