@@ -15,6 +15,7 @@
 //! | [`experiment`] | a paper's descriptor, its job plan, a runner that resumes, shards and merges, typed results paired by seed |
 //! | [`rng`], [`linalg`], [`host`] | version-stable random numbers (SplitMix64, Box–Muller, Poisson, permutations, named streams); dense `f64` linear algebra with the one Jacobi eigensolver; host ↔ tensor conversions |
 //! | [`kmeans`], [`knn`], [`assignment`] | k-means (k-means++ on D² > 0, deduplicated points, restarts); k-NN classification and regression (cosine or Euclidean, plain or exp-weighted votes); the Hungarian method |
+//! | [`patch`] | `patchify` / `unpatchify`, MAE's 2-D sin-cos position table, random masking with a fixed kept count |
 //! | [`special`] | `lgamma`, `digamma`, the regularised incomplete gamma `P`/`Q` (χ² tails); `lgamma` as a differentiable tensor op |
 //! | [`report`] | claims with verdicts decided by code, and the `report.json` / `report.md` / SVG report |
 //!
@@ -48,6 +49,7 @@ pub mod lm;
 pub mod loss;
 pub mod metrics;
 pub mod nn;
+pub mod patch;
 pub mod probe;
 pub mod report;
 pub mod rng;

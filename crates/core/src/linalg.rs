@@ -1,6 +1,7 @@
 //! Small dense linear algebra on the host in `f64` (row-major, up to a few hundred rows):
 //! matrix products, Cholesky, SPD inverse, the workspace's one symmetric eigensolver (cyclic
-//! Jacobi, [`Jacobi`]) and functions of symmetric matrices. Never on a training hot path.
+//! Jacobi, [`Jacobi`]), functions of symmetric matrices, SVD (one-sided Jacobi) and the
+//! pseudo-inverse with a relative cutoff. Never on a training hot path.
 //!
 //! ```
 //! use repro_core::linalg::{self, Jacobi};
@@ -231,6 +232,89 @@ pub fn mean_cov(x: &[f64], n: usize, d: usize) -> (Vec<f64>, Vec<f64>) {
     (mu, cov)
 }
 
+/// Singular value decomposition of a row-major `[m, n]` matrix by one-sided Jacobi
+/// (Hestenes): returns `(u, sigma, v)` with `a = u diag(sigma) vᵀ`, `u` `[m, n]` (columns
+/// of zero singular values are zero), `sigma` `[n]` unsorted, `v` `[n, n]` orthogonal.
+pub fn svd(a: &[f64], m: usize, n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    assert_eq!(
+        a.len(),
+        m * n,
+        "svd: {} entries are not [{m}, {n}]",
+        a.len()
+    );
+    let mut w = a.to_vec();
+    let mut v = eye(n);
+    for _sweep in 0..100 {
+        let mut rotated = false;
+        for p in 0..n {
+            for q in p + 1..n {
+                let (mut alpha, mut beta, mut gamma) = (0.0, 0.0, 0.0);
+                for i in 0..m {
+                    let (x, y) = (w[i * n + p], w[i * n + q]);
+                    alpha += x * x;
+                    beta += y * y;
+                    gamma += x * y;
+                }
+                if gamma == 0.0 || gamma.abs() <= 1e-15 * (alpha * beta).sqrt() {
+                    continue;
+                }
+                rotated = true;
+                let zeta = (beta - alpha) / (2.0 * gamma);
+                let t = zeta.signum() / (zeta.abs() + (1.0 + zeta * zeta).sqrt());
+                let t = if zeta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (1.0 + t * t).sqrt();
+                let s = c * t;
+                for i in 0..m {
+                    let (x, y) = (w[i * n + p], w[i * n + q]);
+                    w[i * n + p] = c * x - s * y;
+                    w[i * n + q] = s * x + c * y;
+                }
+                for i in 0..n {
+                    let (x, y) = (v[i * n + p], v[i * n + q]);
+                    v[i * n + p] = c * x - s * y;
+                    v[i * n + q] = s * x + c * y;
+                }
+            }
+        }
+        if !rotated {
+            break;
+        }
+    }
+    let sigma: Vec<f64> = (0..n)
+        .map(|j| (0..m).map(|i| w[i * n + j].powi(2)).sum::<f64>().sqrt())
+        .collect();
+    for (j, &sj) in sigma.iter().enumerate() {
+        for i in 0..m {
+            w[i * n + j] = if sj > 0.0 { w[i * n + j] / sj } else { 0.0 };
+        }
+    }
+    (w, sigma, v)
+}
+
+/// Moore–Penrose pseudo-inverse `[n, m]` of a row-major `[m, n]` matrix: singular values at
+/// most `rcond · σ_max` count as zero, so `pinv(a) b` is the minimum-norm least-squares
+/// solution of `a x = b` (numpy's `pinv(a, rcond)`; it uses `rcond = 1e-15`).
+pub fn pinv(a: &[f64], m: usize, n: usize, rcond: f64) -> Vec<f64> {
+    let (u, sigma, v) = svd(a, m, n);
+    let cutoff = rcond * sigma.iter().copied().fold(0.0, f64::max);
+    let mut out = vec![0.0; n * m];
+    for (k, &sk) in sigma.iter().enumerate() {
+        if sk <= cutoff || sk == 0.0 {
+            continue;
+        }
+        for i in 0..n {
+            let vik = v[i * n + k] / sk;
+            if vik == 0.0 {
+                continue;
+            }
+            for j in 0..m {
+                out[i * m + j] += vik * u[j * n + k];
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,5 +374,40 @@ mod tests {
         // Trace is preserved: 4 + 3 + 5 + 2.
         let w = sym_eigenvalues(&a, 4, Jacobi::default());
         assert!((w.iter().sum::<f64>() - 14.0).abs() < 1e-10);
+    }
+
+    #[test]
+    fn svd_reconstructs_and_pinv_gives_minimum_norm_solutions() {
+        // A 3 x 2 matrix: u diag(σ) vᵀ = a.
+        let a = [3.0, 1.0, 1.0, 3.0, 1.0, 1.0];
+        let (u, s, v) = svd(&a, 3, 2);
+        for i in 0..3 {
+            for j in 0..2 {
+                let r: f64 = (0..2).map(|k| u[i * 2 + k] * s[k] * v[j * 2 + k]).sum();
+                assert!((r - a[i * 2 + j]).abs() < 1e-12);
+            }
+        }
+        // Rank 1: [[1, 1], [1, 1]] x = [2, 2] has minimum-norm solution [1, 1].
+        let p = pinv(&[1.0, 1.0, 1.0, 1.0], 2, 2, 1e-12);
+        for x in &p {
+            assert!((x - 0.25).abs() < 1e-12, "{p:?}");
+        }
+        // Underdetermined 1 x 3: x = aᵀ b / ‖a‖² for a = [1, 2, 2], b = 9 → [1, 2, 2].
+        let p = pinv(&[1.0, 2.0, 2.0], 1, 3, 1e-12);
+        let x: Vec<f64> = p.iter().map(|v| v * 9.0).collect();
+        for (xi, e) in x.iter().zip([1.0, 2.0, 2.0]) {
+            assert!((xi - e).abs() < 1e-12, "{x:?}");
+        }
+        // Rank-deficient 3 x 3 (third column = first + second): pinv satisfies A A⁺ A = A.
+        let r = [1.0, 2.0, 3.0, 0.0, 1.0, 1.0, 2.0, 0.0, 2.0];
+        let pr = pinv(&r, 3, 3, 1e-12);
+        let back = matmul(&matmul(&r, &pr, 3, 3, 3), &r, 3, 3, 3);
+        for (b, x) in back.iter().zip(&r) {
+            assert!((b - x).abs() < 1e-10, "{back:?}");
+        }
+        // Cutting off: a tiny singular value is dropped at rcond 1e-6, kept at 1e-15.
+        let d = [1.0, 0.0, 0.0, 1e-9];
+        assert_eq!(pinv(&d, 2, 2, 1e-6)[3], 0.0);
+        assert!((pinv(&d, 2, 2, 1e-15)[3] - 1e9).abs() < 1e-3);
     }
 }

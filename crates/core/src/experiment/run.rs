@@ -241,8 +241,8 @@ pub fn read_plan_options(out: &Path) -> anyhow::Result<PlanFile> {
 /// right after this many jobs have been stored.
 pub const KILL_AFTER_ENV: &str = "REPRO_KILL_AFTER_JOBS";
 
-/// A job's position and its output with its wall time, or its error.
-type Finished<T> = (usize, anyhow::Result<(JobOutput<T>, f64)>);
+/// A job's position and its output, or its error.
+type Finished<T> = (usize, anyhow::Result<JobOutput<T>>);
 
 /// Runs a [`Plan`] under [`Options`]: resume from `opts.out`, `opts.shard`, `opts.merge`.
 pub struct Runner<'a> {
@@ -412,6 +412,7 @@ impl<'a> Runner<'a> {
         let kill_after = std::env::var(KILL_AFTER_ENV)
             .ok()
             .and_then(|v| v.parse::<usize>().ok());
+        let stored = std::sync::atomic::AtomicUsize::new(0);
         let mut pending = todo;
         while !pending.is_empty() {
             // The jobs whose dependencies all have outputs.
@@ -449,7 +450,20 @@ impl<'a> Runner<'a> {
                 let t = Instant::now();
                 let r = f(job, &ctx).with_context(|| format!("job `{}`", job.id));
                 ctx.progress.finish();
-                (i, r.map(|o| (o, t.elapsed().as_secs_f64())))
+                // Stored as soon as it finishes, even while the rest of a parallel wave
+                // runs: a killed run loses only the jobs in flight.
+                let r = r.and_then(|o| {
+                    if let Some(d) = &dir {
+                        self.store(d, i, &o, t.elapsed().as_secs_f64())?;
+                    }
+                    let n = stored.fetch_add(1, Ordering::SeqCst) + 1;
+                    if kill_after.is_some_and(|k| n >= k) {
+                        // Test hook: die like a SIGKILL (no unwinding, no cleanup).
+                        std::process::abort();
+                    }
+                    Ok(o)
+                });
+                (i, r)
             };
             let finished: Vec<Finished<T>> = if self.parallel {
                 wave.par_iter().map(|&i| run_one(i)).collect()
@@ -459,16 +473,9 @@ impl<'a> Runner<'a> {
             let mut first_err = None;
             for (i, r) in finished {
                 match r {
-                    Ok((o, secs)) => {
-                        if let Some(d) = &dir {
-                            self.store(d, i, &o, secs)?;
-                        }
+                    Ok(o) => {
                         outputs[i] = Some(o);
                         ran += 1;
-                        if kill_after.is_some_and(|k| ran >= k) {
-                            // Test hook: die like a SIGKILL (no unwinding, no cleanup).
-                            std::process::abort();
-                        }
                     }
                     Err(e) => {
                         first_err.get_or_insert(e);
