@@ -13,7 +13,7 @@ fn main() -> anyhow::Result<()> {
     let out = args
         .next()
         .unwrap_or_else(|| format!("results/graph-ood-{profile}"));
-    let report = repro_graph_ood::reproduce(&Options::new(profile))?;
+    let report = repro_graph_ood::reproduce(&Options::new(profile))?.into_report()?;
     report.write(std::path::Path::new(&out))?;
     println!("{}", report.claims_table());
     println!("wall time {:.1} s; report in {out}", report.wall_seconds);

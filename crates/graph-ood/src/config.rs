@@ -2,47 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::datasets::Dataset;
 use crate::datasets::{ArxivSynthCfg, CsbmCfg};
 use crate::model::Backbone;
 use crate::splits::Shift;
 use crate::train::{LraLabels, Method};
-
-/// A dataset of the reproduction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Dataset {
-    /// GOOD-CBAS, regenerated.
-    Cbas,
-    /// CSBM-OOD (theory setting, mechanism claims).
-    Csbm,
-    /// GOOD-WebKB (domain: university).
-    WebKb,
-    /// GOOD-style Cora-Planetoid, domain = word count.
-    CoraWord,
-    /// GOOD-style Cora-Planetoid, domain = degree.
-    CoraDegree,
-    /// GOOD-Twitch (domain: language).
-    Twitch,
-    /// Synthetic stand-in for GOOD-Arxiv, domain = time.
-    ArxivTime,
-    /// Synthetic stand-in for GOOD-Arxiv, domain = degree.
-    ArxivDegree,
-}
-
-impl Dataset {
-    /// Display name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Dataset::Cbas => "GOOD-CBAS",
-            Dataset::Csbm => "CSBM-OOD",
-            Dataset::WebKb => "GOOD-WebKB",
-            Dataset::CoraWord => "Cora-Planetoid (word)",
-            Dataset::CoraDegree => "Cora-Planetoid (degree)",
-            Dataset::Twitch => "GOOD-Twitch",
-            Dataset::ArxivTime => "Arxiv-synth (time)",
-            Dataset::ArxivDegree => "Arxiv-synth (degree)",
-        }
-    }
-}
 
 /// Per-dataset training settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

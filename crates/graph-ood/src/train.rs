@@ -295,9 +295,10 @@ pub fn evaluate(model: &NodeGnn, x: Tensor<2>, e: &EdgeIndex, g: &NodeGraph, s: 
     }
 }
 
-/// Trains `model_cfg` on `task` with `method` from `seed` (weights, dropout masks) and
-/// selects the step by OOD-validation accuracy. Returns the record and the final model
-/// (on the autodiff device; use [`Module::valid`] to evaluate it).
+/// Trains `model_cfg` on `task` with `method` from `seed` (weights, dropout masks) on
+/// `device` (plain; autodiff is added here) and selects the step by OOD-validation
+/// accuracy. `on_step` is called after every optimiser step (progress). Returns the record
+/// and the final model (on the autodiff device; use [`Module::valid`] to evaluate it).
 ///
 /// # Errors
 /// A non-finite loss, or an environment without training nodes.
@@ -307,9 +308,11 @@ pub fn train_select(
     method: &Method,
     cfg: &TrainCfg,
     seed: u64,
+    device: &Device,
+    on_step: &dyn Fn(),
 ) -> anyhow::Result<(RunRecord, NodeGnn)> {
-    let device = Device::flex().autodiff();
-    let eval_device = Device::flex();
+    let eval_device = device.clone();
+    let device = device.clone().autodiff();
     let dt = DeviceTask::new(task, method, &device, seed)?;
     let x_eval = task.graph.x_tensor(&eval_device);
     let e_eval = dt.edges.to_device(&eval_device);
@@ -347,6 +350,7 @@ pub fn train_select(
         repro_core::train::ensure_finite("loss", step, value)?;
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = opt.step(cfg.lr, model, grads);
+        on_step();
         if (step + 1) % cfg.eval_every.max(1) == 0 || step + 1 == cfg.steps {
             let accs = evaluate(
                 &model.valid(),
@@ -401,8 +405,8 @@ pub fn invariant_variance(
     g: &NodeGraph,
     inv: std::ops::Range<usize>,
     nodes: &[u32],
+    device: &Device,
 ) -> f64 {
-    let device = Device::flex();
     let f = g.num_features;
     let mut x = g.x.clone();
     for i in 0..g.n {
@@ -413,9 +417,9 @@ pub fn invariant_variance(
         }
     }
     let gx = g.with_features(x, f);
-    let e = EdgeIndex::new(g, &device);
-    let z = model.gcn[0].propagate(gx.x_tensor(&device), &e); // [n, hidden]
-    let z = z.select(0, int_tensor(nodes, &device));
+    let e = EdgeIndex::new(g, device);
+    let z = model.gcn[0].propagate(gx.x_tensor(device), &e); // [n, hidden]
+    let z = z.select(0, int_tensor(nodes, device));
     let var = z.var_bias(0).mean(); // population variance per dim, then mean
     f64::from(var.into_scalar::<f32>())
 }
@@ -425,12 +429,18 @@ pub fn invariant_variance(
 /// correlation between the heterophilous neighbour-label distance
 /// `Σ_{c'≠c} |R_i[c'] − R_j[c']|` (R from training labels, depth `layers`) and the distance
 /// of `Â^L`-aggregated representations `||(Â^L H)_i − (Â^L H)_j||`, `Â = D⁻¹(A + I)`.
-/// `None` for a class with fewer than 3 pairs. `model` must be in eval mode (plain device).
-pub fn lra_premise(model: &NodeGnn, task: &Task, layers: usize, hops: usize) -> Vec<Option<f64>> {
+/// `None` for a class with fewer than 3 pairs. `model` must be in eval mode on `device`
+/// (plain).
+pub fn lra_premise(
+    model: &NodeGnn,
+    task: &Task,
+    layers: usize,
+    hops: usize,
+    device: &Device,
+) -> Vec<Option<f64>> {
     let g = &task.graph;
-    let device = Device::flex();
-    let e = EdgeIndex::new(g, &device);
-    let (_, h) = model.forward(g.x_tensor(&device), &e, None);
+    let e = EdgeIndex::new(g, device);
+    let (_, h) = model.forward(g.x_tensor(device), &e, None);
     let [n, d] = h.dims();
     let h: Vec<f32> = h.into_data().try_to_vec::<f32>().unwrap_or_default();
     let mut agg: Vec<f64> = h.iter().map(|&v| f64::from(v)).collect();
@@ -517,7 +527,7 @@ mod tests {
             TensorData::new(vec![1.0f32, 2.0, 5.0, 5.0], [2, 2]),
             &device,
         ));
-        let v = invariant_variance(&m, &g, 0..1, &[0, 1]);
+        let v = invariant_variance(&m, &g, 0..1, &[0, 1], &device);
         assert!((v - 2.5).abs() < 1e-6, "{v}");
     }
 }

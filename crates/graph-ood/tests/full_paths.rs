@@ -22,14 +22,9 @@ fn settings(dataset: Dataset, backbones: Vec<Backbone>) -> DatasetSettings {
 
 #[test]
 fn tiny_full_configuration_runs_and_decides() {
-    if repro_core::testing::mirror_roots().is_none() {
+    let Some(roots) = repro_core::testing::mirror_roots() else {
         return;
-    }
-    if std::env::var_os("REPRO_DATA_MIRROR").is_none() {
-        // `load_real` reads `DataRoots::from_env()`; point it at the mirror the test found.
-        eprintln!("skipped: REPRO_DATA_MIRROR not set");
-        return;
-    }
+    };
     let mut cfg = ExperimentConfig::full();
     cfg.datasets = vec![
         settings(Dataset::WebKb, vec![Backbone::Gcn, Backbone::Gat]),
@@ -49,7 +44,10 @@ fn tiny_full_configuration_runs_and_decides() {
     };
     let mut opts = Options::new(Profile::Full);
     opts.progress = false;
-    let report = repro_graph_ood::reproduce_with(&cfg, &opts).unwrap();
+    opts.data = roots;
+    let report = repro_graph_ood::reproduce_with(&cfg, &opts)
+        .and_then(|o| o.into_report())
+        .unwrap();
     // The mirror has Twitch's labels (`twitch/target/*.csv`): GOOD-Twitch runs, no cell is
     // skipped.
     assert!(

@@ -11,6 +11,7 @@ fn webkb_and_cora_train_and_measure_the_lra_premise() {
     let Some(roots) = repro_core::testing::mirror_roots() else {
         return;
     };
+    let device = burn::tensor::Device::flex();
     let tcfg = TrainCfg {
         steps: 4,
         lr: 1e-3,
@@ -32,7 +33,7 @@ fn webkb_and_cora_train_and_measure_the_lra_premise() {
         dropout: 0.5,
         backbone: Backbone::Gat,
     };
-    let (r, _) = train_select(&task, &m, &lra, &tcfg, 1).unwrap();
+    let (r, _) = train_select(&task, &m, &lra, &tcfg, 1, &device, &|| {}).unwrap();
     assert!(r.best.ood_test.is_finite());
 
     let (g, s) = cora_good_style(&roots, CoraDomain::Word, Shift::Covariate, 0).unwrap();
@@ -43,8 +44,8 @@ fn webkb_and_cora_train_and_measure_the_lra_premise() {
         backbone: Backbone::Gcn,
         ..m
     };
-    let (_, model) = train_select(&task, &m, &Method::Erm, &tcfg, 1).unwrap();
-    let rho = lra_premise(&model.valid(), &task, 3, 3);
+    let (_, model) = train_select(&task, &m, &Method::Erm, &tcfg, 1, &device, &|| {}).unwrap();
+    let rho = lra_premise(&model.valid(), &task, 3, 3, &device);
     assert_eq!(rho.len(), 7);
     assert!(
         rho.iter().flatten().all(|r| (-1.0..=1.0).contains(r)),

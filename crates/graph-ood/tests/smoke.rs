@@ -6,7 +6,9 @@ use repro_core::testing::TempDir;
 fn smoke() -> Report {
     let mut opts = Options::new(Profile::Smoke);
     opts.progress = false;
-    repro_graph_ood::reproduce(&opts).expect("smoke reproduction")
+    repro_graph_ood::reproduce(&opts)
+        .and_then(|o| o.into_report())
+        .expect("smoke reproduction")
 }
 
 #[test]
@@ -17,7 +19,7 @@ fn smoke_writes_a_well_formed_report_and_is_deterministic() {
     assert_eq!(report.paper, "graph-ood");
     // Every pre-registered claim appears once, in order.
     let ids: Vec<&str> = report.claims.iter().map(|c| c.id.as_str()).collect();
-    let want: Vec<&str> = repro_graph_ood::CLAIMS.iter().map(|c| c.0).collect();
+    let want: Vec<&str> = repro_graph_ood::INFO.claims.iter().map(|c| c.id).collect();
     assert_eq!(ids, want);
     // CBAS covariate: ERM, CIA, CIA-LRA; CSBM both variants: those plus the oracle.
     let methods = |ds: &str| -> Vec<String> {

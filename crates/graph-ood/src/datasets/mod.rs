@@ -15,12 +15,64 @@ pub use csbm::{CsbmCfg, CsbmMeta, CsbmVariant, csbm_ood};
 pub use twitch::{FeatureReduction, good_twitch};
 pub use webkb::good_webkb;
 
-use crate::config::Dataset;
+use serde::{Deserialize, Serialize};
+
+use repro_core::data::DataRoots;
+
 use crate::graph::NodeGraph;
 use crate::splits::{OodSplit, Shift};
 
+/// A dataset of the reproduction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Dataset {
+    /// GOOD-CBAS, regenerated.
+    Cbas,
+    /// CSBM-OOD (theory setting, mechanism claims).
+    Csbm,
+    /// GOOD-WebKB (domain: university).
+    WebKb,
+    /// GOOD-style Cora-Planetoid, domain = word count.
+    CoraWord,
+    /// GOOD-style Cora-Planetoid, domain = degree.
+    CoraDegree,
+    /// GOOD-Twitch (domain: language).
+    Twitch,
+    /// Synthetic stand-in for GOOD-Arxiv, domain = time.
+    ArxivTime,
+    /// Synthetic stand-in for GOOD-Arxiv, domain = degree.
+    ArxivDegree,
+}
+
+impl Dataset {
+    /// Display name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataset::Cbas => "GOOD-CBAS",
+            Dataset::Csbm => "CSBM-OOD",
+            Dataset::WebKb => "GOOD-WebKB",
+            Dataset::CoraWord => "Cora-Planetoid (word)",
+            Dataset::CoraDegree => "Cora-Planetoid (degree)",
+            Dataset::Twitch => "GOOD-Twitch",
+            Dataset::ArxivTime => "Arxiv-synth (time)",
+            Dataset::ArxivDegree => "Arxiv-synth (degree)",
+        }
+    }
+
+    /// The experiment (`--only` name) the dataset belongs to.
+    pub fn experiment(self) -> &'static str {
+        match self {
+            Dataset::Cbas => "cbas",
+            Dataset::Csbm => "csbm",
+            Dataset::WebKb => "webkb",
+            Dataset::CoraWord | Dataset::CoraDegree => "cora",
+            Dataset::Twitch => "twitch",
+            Dataset::ArxivTime | Dataset::ArxivDegree => "arxiv",
+        }
+    }
+}
+
 /// Loads a mirror-backed dataset (WebKB, Cora-Planetoid, Twitch) with its GOOD-style split
-/// (split seed `split_seed`), reading files through `DataRoots::from_env()`.
+/// (split seed `split_seed`), reading files through `roots` (`Options::data`).
 ///
 /// # Errors
 /// Missing or corrupt files (the data layer's error, naming the file).
@@ -28,13 +80,13 @@ pub fn load_real(
     d: Dataset,
     shift: Shift,
     split_seed: u64,
+    roots: &DataRoots,
 ) -> anyhow::Result<(NodeGraph, OodSplit)> {
-    let roots = repro_core::data::DataRoots::from_env();
     match d {
-        Dataset::WebKb => good_webkb(&roots, shift, split_seed),
-        Dataset::CoraWord => cora_good_style(&roots, CoraDomain::Word, shift, split_seed),
-        Dataset::CoraDegree => cora_good_style(&roots, CoraDomain::Degree, shift, split_seed),
-        Dataset::Twitch => good_twitch(&roots, shift, FeatureReduction::Svd128, split_seed),
+        Dataset::WebKb => good_webkb(roots, shift, split_seed),
+        Dataset::CoraWord => cora_good_style(roots, CoraDomain::Word, shift, split_seed),
+        Dataset::CoraDegree => cora_good_style(roots, CoraDomain::Degree, shift, split_seed),
+        Dataset::Twitch => good_twitch(roots, shift, FeatureReduction::Svd128, split_seed),
         Dataset::Cbas | Dataset::Csbm | Dataset::ArxivTime | Dataset::ArxivDegree => {
             anyhow::bail!(
                 "{}: generated, not loaded (use good_cbas / csbm_ood / synthetic_arxiv)",
