@@ -9,10 +9,10 @@ use burn::tensor::Device;
 use repro_core::bench;
 use repro_core::data::DataRoots;
 use repro_core::data::parsers::citation::load_cora;
+use repro_core::rng::SplitMix64;
 use repro_graph_ood::graph::{EdgeIndex, NodeGraph, int_tensor, symmetrise};
 use repro_graph_ood::losses::node_ce;
 use repro_graph_ood::model::{Backbone, GnnConfig};
-use repro_graph_ood::rng::SplitMix64;
 
 fn main() -> anyhow::Result<()> {
     let cora = load_cora(&DataRoots::from_env())?;

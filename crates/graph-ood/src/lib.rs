@@ -100,7 +100,6 @@ pub mod graph;
 pub mod losses;
 pub mod model;
 pub mod reproduce;
-pub mod rng;
 pub mod splits;
 pub mod train;
 

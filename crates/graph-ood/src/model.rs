@@ -15,7 +15,7 @@ use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::graph::EdgeIndex;
-use crate::rng::{SplitMix64, uniform_vec};
+use repro_core::rng::{SplitMix64, uniform_vec};
 
 /// Which convolution the backbone stacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -412,10 +412,10 @@ mod tests {
         let mut looped = sym.clone();
         looped.extend([(0, 0), (3, 3)]);
         for edges in [sym, directed, looped] {
-            let x = crate::rng::uniform_vec(&mut rng, n * d_in, 1.0);
+            let x = repro_core::rng::uniform_vec(&mut rng, n * d_in, 1.0);
             let g = NodeGraph::new(n, &edges, x.clone(), d_in, vec![0; n], 1).unwrap();
             let layer = GcnLayer::new(d_in, d_out, &device, &mut rng);
-            let b = crate::rng::uniform_vec(&mut rng, d_out, 1.0);
+            let b = repro_core::rng::uniform_vec(&mut rng, d_out, 1.0);
             let layer = GcnLayer {
                 bias: param1(b.clone(), &device),
                 ..layer
@@ -434,7 +434,7 @@ mod tests {
     fn five_node() -> NodeGraph {
         let e = symmetrise(&[(0, 1), (1, 2), (2, 3), (3, 4), (0, 4), (1, 3)]);
         let mut rng = SplitMix64::new(2);
-        let x = crate::rng::uniform_vec(&mut rng, 5 * 3, 1.0);
+        let x = repro_core::rng::uniform_vec(&mut rng, 5 * 3, 1.0);
         NodeGraph::new(5, &e, x, 3, vec![0; 5], 1).unwrap()
     }
 

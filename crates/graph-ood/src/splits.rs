@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::graph::GraphError;
-use crate::rng::SplitMix64;
+use repro_core::rng::SplitMix64;
 
 /// Which distribution shift a split simulates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

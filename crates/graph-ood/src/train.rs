@@ -15,8 +15,8 @@ use crate::losses::{
     node_ce, vrex_penalty,
 };
 use crate::model::{GnnConfig, NodeGnn};
-use crate::rng::SplitMix64;
 use crate::splits::OodSplit;
+use repro_core::rng::SplitMix64;
 
 /// Which labels CIA-LRA reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

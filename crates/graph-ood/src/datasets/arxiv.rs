@@ -5,10 +5,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::graph::{NodeGraph, symmetrise};
-use crate::rng::{SplitMix64, poisson};
 use crate::splits::{
     ConceptCfg, CovariateCfg, OodSplit, Shift, good_concept_split, good_covariate_split,
 };
+use repro_core::rng::{SplitMix64, poisson};
 
 /// Generator settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,8 +2,8 @@
 //! `barabasi_albert_graph`) with colour features and GOOD's CBAS split recipes.
 
 use crate::graph::{NodeGraph, symmetrise};
-use crate::rng::{SplitMix64, permutation};
 use crate::splits::{OodSplit, Shift};
+use repro_core::rng::{SplitMix64, permutation};
 
 /// Nodes of the Barabási–Albert base graph.
 pub const BA_NODES: usize = 300;

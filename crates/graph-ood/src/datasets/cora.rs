@@ -7,10 +7,10 @@ use repro_core::data::parsers::citation::{CitationGraph, load_cora};
 use serde::{Deserialize, Serialize};
 
 use crate::graph::{NodeGraph, symmetrise};
-use crate::rng::SplitMix64;
 use crate::splits::{
     ConceptCfg, CovariateCfg, OodSplit, Shift, good_concept_split, good_covariate_split,
 };
+use repro_core::rng::SplitMix64;
 
 /// Domain of the GOOD-style Cora split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

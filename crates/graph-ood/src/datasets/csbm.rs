@@ -7,8 +7,8 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use crate::graph::{NodeGraph, symmetrise};
-use crate::rng::SplitMix64;
 use crate::splits::OodSplit;
+use repro_core::rng::SplitMix64;
 
 /// Which shift the spurious features carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -15,10 +15,11 @@ use repro_core::data::parsers::twitch::{
 use serde::{Deserialize, Serialize};
 
 use crate::graph::{NodeGraph, symmetrise};
-use crate::rng::SplitMix64;
 use crate::splits::{
     ConceptCfg, CovariateCfg, OodSplit, Shift, good_concept_split, good_covariate_split,
 };
+use repro_core::linalg::{Jacobi, JacobiStop, sym_eigen};
+use repro_core::rng::SplitMix64;
 
 /// Reduced feature width.
 pub const DIM: usize = 128;
@@ -80,53 +81,6 @@ fn orthonormalise(v: &mut [f64], d: usize, k: usize) {
     }
 }
 
-/// Eigen-decomposition of a symmetric `[k, k]` matrix by cyclic Jacobi rotations:
-/// eigenvalues and row-major eigenvectors (column j belongs to value j).
-fn jacobi_eigen(mut a: Vec<f64>, k: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut v = vec![0.0; k * k];
-    for i in 0..k {
-        v[i * k + i] = 1.0;
-    }
-    for _sweep in 0..50 {
-        let off: f64 = (0..k)
-            .flat_map(|i| (0..k).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * k + j].powi(2))
-            .sum();
-        if off < 1e-22 {
-            break;
-        }
-        for p in 0..k {
-            for q in p + 1..k {
-                let apq = a[p * k + q];
-                if apq.abs() < 1e-300 {
-                    continue;
-                }
-                let theta = (a[q * k + q] - a[p * k + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for r in 0..k {
-                    let (arp, arq) = (a[r * k + p], a[r * k + q]);
-                    a[r * k + p] = c * arp - s * arq;
-                    a[r * k + q] = s * arp + c * arq;
-                }
-                for r in 0..k {
-                    let (apr, aqr) = (a[p * k + r], a[q * k + r]);
-                    a[p * k + r] = c * apr - s * aqr;
-                    a[q * k + r] = s * apr + c * aqr;
-                }
-                for r in 0..k {
-                    let (vrp, vrq) = (v[r * k + p], v[r * k + q]);
-                    v[r * k + p] = c * vrp - s * vrq;
-                    v[r * k + q] = s * vrp + c * vrq;
-                }
-            }
-        }
-    }
-    ((0..k).map(|i| a[i * k + i]).collect(), v)
-}
-
 /// Reduces binary feature sets (ids below `d`) to `[n, out]` dense features.
 pub fn reduce_features(x: &[Vec<u32>], d: usize, red: FeatureReduction, out: usize) -> Vec<f32> {
     let mut rng = SplitMix64::new(0x7477_6974_6368);
@@ -160,7 +114,12 @@ pub fn reduce_features(x: &[Vec<u32>], d: usize, red: FeatureReduction, out: usi
                     }
                 }
             }
-            let (vals, vecs) = jacobi_eigen(b, k);
+            // Cyclic Jacobi as before: 50 sweeps, stop when Σ off-diagonal² < 1e-22.
+            let jacobi = Jacobi {
+                max_sweeps: 50,
+                stop: JacobiStop::OffSquaresBelow(1e-22),
+            };
+            let (vals, vecs) = sym_eigen(&b, k, jacobi);
             let mut idx: Vec<usize> = (0..k).collect();
             idx.sort_by(|&a, &c| vals[c].total_cmp(&vals[a]));
             let keep = out.min(k);

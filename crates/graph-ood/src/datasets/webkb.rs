@@ -5,8 +5,8 @@ use repro_core::data::DataRoots;
 use repro_core::data::parsers::webkb::{WebKb, WebKbName, load_webkb};
 
 use crate::graph::NodeGraph;
-use crate::rng::SplitMix64;
 use crate::splits::{ConceptCfg, OodSplit, Shift, domain_ranks, good_concept_split};
+use repro_core::rng::SplitMix64;
 
 /// Concatenation order (as GOOD): wisconsin (ids 0..250), cornell (251..433), texas (434..616).
 pub const ORDER: [WebKbName; 3] = [WebKbName::Wisconsin, WebKbName::Cornell, WebKbName::Texas];
