@@ -4,7 +4,7 @@
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use repro_core::lm::{CausalLm, ContextWindow, gather_logprobs};
 use repro_core::nn::decoder::{AttnMask, Decoder};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::ExperimentConfig;
 use crate::kvdocs::{FillerChain, KvDoc, RetrievalPrompt, TokenRole, retrieval_prompts};
@@ -62,7 +62,7 @@ pub fn target_flags(docs: &[KvDoc], f: impl Fn(&TokenRole) -> bool) -> Vec<bool>
 }
 
 /// Agreement of selected key tokens with the generator's ground truth.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct KeyFidelity {
     /// Share of strict ground-truth targets selected.
     pub recall_strict: f64,
@@ -160,7 +160,7 @@ pub fn retrieval_accuracy(
 }
 
 /// Everything measured for one family member.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MemberEval {
     /// Member name.
     pub name: String,

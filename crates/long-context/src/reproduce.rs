@@ -1,17 +1,25 @@
-//! `reproduce`: the model family for LC-0..LC-2 and the CE/LongCE comparison for LC-3.
+//! `reproduce`: the model family for LC-0..LC-2 and the CE/LongCE comparison for LC-3, as a
+//! plan of jobs: per family seed one job training runs A, B and S1 and evaluating the
+//! family; per LongCE seed one job fine-tuning S1 with CE and LongCE (it reads S1's weights
+//! from that seed's family job, or trains S1 itself when the seed has no family); and the
+//! Tiny Shakespeare run.
 
-use burn::tensor::Device;
-use repro_core::data::DataRoots;
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device};
 use repro_core::device::{init_params_now, seed};
+use repro_core::experiment::{Ctx, Done, Job, JobOutput, Outcome, Plan, Row, RunState, Runner};
 use repro_core::lm::ContextWindow;
 use repro_core::metrics::{pearson, spearman};
 use repro_core::nn::decoder::{AttnMask, Decoder};
 use repro_core::report::{Claim, Plot, Table, Verdict};
 use repro_core::stats::{Summary, paired_difference};
-use repro_core::train::{concurrently, progress_bar};
+use repro_core::train::concurrently;
 use repro_core::{Options, Profile, Report};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::INFO;
 use crate::config::ExperimentConfig;
 use crate::eval::{
     KeyFidelity, MemberEval, bucket_prompts, buckets, evaluate_member, evaluator_keys,
@@ -19,27 +27,10 @@ use crate::eval::{
 };
 use crate::kvdocs::{FillerChain, KvDocConfig, generate};
 use crate::shakespeare::{self, TextConfig, TextReport};
-use crate::train::{Objective, RunSpec, Trained, decoder_config, train};
+use crate::train::{Hooks, Objective, RunSpec, Trained, decoder_config, train};
 
-/// Claim ids and statements, in the paper's order.
-pub const CLAIMS: &[(&str, &str)] = &[
-    (
-        "LC-0",
-        "gate: the evaluator (run A, full attention) retrieves far records (far accuracy >= 0.5)",
-    ),
-    (
-        "LC-1",
-        "LongPPL's key tokens are the tokens that need long context (recall, precision, few near values)",
-    ),
-    (
-        "LC-2",
-        "LongPPL correlates strongly and negatively with long-context ability while PPL does not",
-    ),
-    (
-        "LC-3",
-        "LongCE fine-tuning improves long-context ability over CE at equal steps",
-    ),
-];
+/// Steps between mid-run checkpoints of a training run (with an output folder).
+const CHECKPOINT_EVERY: usize = 250;
 
 /// The chain of filler text shared by every run of a seed.
 fn chain_for(seed: u64) -> FillerChain {
@@ -51,24 +42,57 @@ fn fresh_model(cfg: &ExperimentConfig, device: &Device, s: u64) -> Decoder {
     init_params_now(decoder_config(cfg).init(device))
 }
 
-struct Family {
+/// A LongCE seed's `(stage-2 step, CE far accuracy, LongCE far accuracy)` per checkpoint.
+pub type Stage2 = Vec<(usize, f64, f64)>;
+
+/// What a job leaves for the report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Payload {
+    /// A family seed's runs and evaluations.
+    Family(Family),
+    /// A LongCE seed's `(stage-2 step, CE far accuracy, LongCE far accuracy)`.
+    LongCe(Stage2),
+    /// The Tiny Shakespeare run.
+    Text(TextReport),
+}
+
+/// A family seed's runs A, B and S1, evaluated.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Family {
     /// (run, mean loss of the first 10% of steps, of the last 10%).
     losses: Vec<(String, f64, f64)>,
     members: Vec<MemberEval>,
     fidelity: Vec<(String, KeyFidelity)>,
-    s1: Trained,
+    /// The trained S1 (burnpack bytes), which the seed's LongCE job fine-tunes.
+    s1: Vec<u8>,
 }
 
-fn run_family(
+fn to_bytes(model: &Decoder) -> anyhow::Result<Vec<u8>> {
+    let bytes = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| anyhow::anyhow!("cannot encode S1: {e:?}"))?;
+    Ok(bytes.to_vec())
+}
+
+fn from_bytes(template: Decoder, bytes: &[u8]) -> anyhow::Result<Decoder> {
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| anyhow::anyhow!("cannot decode S1: {e:?}"))?;
+    template
+        .try_load_record(record)
+        .map_err(|e| anyhow::anyhow!("cannot load S1: {e:?}"))
+}
+
+fn base_spec(
     cfg: &ExperimentConfig,
-    s: u64,
-    device: &Device,
-    bar: &indicatif::ProgressBar,
-) -> anyhow::Result<Family> {
-    let chain = chain_for(s);
-    let plain = device.clone().without_autodiff();
-    let quarter = |n: usize| vec![(n / 4).max(1), (n / 2).max(1), n];
-    let run = |steps, mask, p_far, data_seed, snapshots| RunSpec {
+    steps: usize,
+    mask: AttnMask,
+    p_far: f64,
+    data_seed: u64,
+    snapshots: Vec<usize>,
+) -> RunSpec {
+    RunSpec {
         steps,
         lr: cfg.lr,
         warmup: cfg.warmup,
@@ -78,48 +102,80 @@ fn run_family(
         objective: Objective::Ce,
         data_seed,
         snapshots,
-    };
-    let band_b = AttnMask::Banded {
+    }
+}
+
+fn spec_s1(cfg: &ExperimentConfig, s: u64) -> RunSpec {
+    base_spec(
+        cfg,
+        cfg.steps_s1,
+        AttnMask::Causal,
+        0.0,
+        10 * s + 3,
+        vec![cfg.steps_s1],
+    )
+}
+
+fn band_b(cfg: &ExperimentConfig) -> AttnMask {
+    AttnMask::Banded {
         window: (cfg.short / 2).max(2),
-    };
-    // Models are initialised (seeded) first; then A runs beside B followed by S1. Training
-    // draws no randomness from the device, so the result equals sequential runs.
+    }
+}
+
+/// Trains runs A, B and S1 of seed `s`: models are initialised (seeded) first; then A runs
+/// beside B followed by S1. Training draws no randomness from the device, so the result
+/// equals sequential runs.
+fn train_family(
+    cfg: &ExperimentConfig,
+    s: u64,
+    device: &Device,
+    hooks: &Hooks<'_>,
+) -> anyhow::Result<(Trained, Trained, Trained)> {
+    let chain = chain_for(s);
+    let quarter = |n: usize| vec![(n / 4).max(1), (n / 2).max(1), n];
     let (model_a, model_b, model_s1) = (
         fresh_model(cfg, device, s),
         fresh_model(cfg, device, s + 500),
         fresh_model(cfg, device, s + 900),
     );
-    let spec_a = run(
+    let spec_a = base_spec(
+        cfg,
         cfg.steps_a,
         AttnMask::Causal,
         cfg.p_far,
         10 * s + 1,
         quarter(cfg.steps_a),
     );
-    let spec_b = run(
+    let spec_b = base_spec(
+        cfg,
         cfg.steps_b,
-        band_b.clone(),
+        band_b(cfg),
         cfg.p_far,
         10 * s + 2,
         vec![cfg.steps_b],
     );
-    let spec_s1 = run(
-        cfg.steps_s1,
-        AttnMask::Causal,
-        0.0,
-        10 * s + 3,
-        vec![cfg.steps_s1],
-    );
+    let spec_s1 = spec_s1(cfg, s);
     let (a, rest) = concurrently(
-        || train(model_a, device, cfg, &chain, &spec_a, bar),
+        || train(model_a, device, cfg, &chain, &spec_a, &hooks.sub("A")),
         || -> anyhow::Result<_> {
-            let b = train(model_b, device, cfg, &chain, &spec_b, bar)?;
-            let s1 = train(model_s1, device, cfg, &chain, &spec_s1, bar)?;
+            let b = train(model_b, device, cfg, &chain, &spec_b, &hooks.sub("B"))?;
+            let s1 = train(model_s1, device, cfg, &chain, &spec_s1, &hooks.sub("S1"))?;
             Ok((b, s1))
         },
     );
     let (a, (b, s1)) = (a?, rest?);
+    Ok((a, b, s1))
+}
 
+fn run_family(
+    cfg: &ExperimentConfig,
+    s: u64,
+    device: &Device,
+    hooks: &Hooks<'_>,
+) -> anyhow::Result<Family> {
+    let (a, b, s1) = train_family(cfg, s, device, hooks)?;
+    let chain = chain_for(s);
+    let plain = device.clone().without_autodiff();
     let eval_cfg = KvDocConfig {
         len: cfg.len,
         short: cfg.short,
@@ -149,6 +205,7 @@ fn run_family(
         &plain,
     );
     let band_s = AttnMask::Banded { window: cfg.short };
+    let band_b = band_b(cfg);
     let mut family: Vec<(String, &Decoder, &AttnMask)> = Vec::new();
     for (k, frac) in ["1/4", "1/2", "1"].iter().enumerate() {
         let m = &a.snapshots[k].1;
@@ -188,7 +245,7 @@ fn run_family(
         losses,
         members,
         fidelity,
-        s1,
+        s1: to_bytes(&s1.model)?,
     })
 }
 
@@ -196,10 +253,10 @@ fn run_family(
 fn run_longce(
     cfg: &ExperimentConfig,
     s: u64,
-    s1: &Trained,
+    s1: &Decoder,
     device: &Device,
-    bar: &indicatif::ProgressBar,
-) -> anyhow::Result<Vec<(usize, f64, f64)>> {
+    hooks: &Hooks<'_>,
+) -> anyhow::Result<Stage2> {
     let chain = chain_for(s);
     let plain = device.clone().without_autodiff();
     let prompts = bucket_prompts(cfg, &chain, 9_000 + s)?;
@@ -208,7 +265,7 @@ fn run_longce(
         (cfg.steps_s2 / 2).max(1),
         cfg.steps_s2,
     ];
-    let arm = |objective| -> anyhow::Result<Vec<f64>> {
+    let arm = |objective, name: &str| -> anyhow::Result<Vec<f64>> {
         let spec = RunSpec {
             steps: cfg.steps_s2,
             lr: cfg.lr_s2,
@@ -220,7 +277,7 @@ fn run_longce(
             data_seed: 10 * s + 4, // the same data order for both arms
             snapshots: checkpoints.clone(),
         };
-        let run = train(s1.model.clone(), device, cfg, &chain, &spec, bar)?;
+        let run = train(s1.clone(), device, cfg, &chain, &spec, &hooks.sub(name))?;
         Ok(run
             .snapshots
             .iter()
@@ -229,8 +286,8 @@ fn run_longce(
     };
     // Both arms side by side (no shared randomness: same result as one after the other).
     let (ce, lce) = concurrently(
-        || arm(Objective::Ce),
-        || arm(Objective::LongCe { gamma: cfg.gamma }),
+        || arm(Objective::Ce, "CE"),
+        || arm(Objective::LongCe { gamma: cfg.gamma }, "LongCE"),
     );
     let far = [ce?, lce?];
     Ok(checkpoints
@@ -240,40 +297,182 @@ fn run_longce(
         .collect())
 }
 
-/// Experiments `--only` can select: the key-value family and LongCE comparison (LC-0..LC-3),
-/// and the Tiny Shakespeare sanity run (E5, LC-4, report only).
-pub const EXPERIMENTS: &[&str] = &["kvdocs", "shakespeare"];
+const FAMILY: (&str, &str) = ("family", "A+B+S1");
+const LONGCE: (&str, &str) = ("longce", "CE+LongCE");
+
+/// The setting of the typed rows of stage-2 step `step`.
+fn stage2_setting(step: usize) -> String {
+    format!("stage2 step {step}")
+}
+
+/// The seeds of a run: family seeds, LongCE seeds, and their sorted union.
+struct Seeds {
+    family: Vec<u64>,
+    longce: Vec<u64>,
+    all: Vec<u64>,
+}
+
+impl Seeds {
+    fn of(opts: &Options, cfg: &ExperimentConfig) -> Self {
+        let family = opts.seed_list(cfg.family_seeds);
+        let longce = opts.seed_list(cfg.longce_seeds);
+        let mut all: Vec<u64> = family.iter().chain(&longce).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        Self {
+            family,
+            longce,
+            all,
+        }
+    }
+}
+
+/// Every job, in the order today's loop runs them: per seed its family, then its LongCE
+/// comparison (after the family, whose S1 it fine-tunes); then Tiny Shakespeare.
+fn plan(
+    cfg: &ExperimentConfig,
+    text_cfg: &TextConfig,
+    seeds: Option<&Seeds>,
+    text: bool,
+) -> anyhow::Result<Plan> {
+    let mut plan = Plan::new(INFO.name);
+    for &s in seeds.map_or(&[][..], |x| &x.all) {
+        let seeds = seeds.expect("seeds given");
+        let in_family = seeds.family.contains(&s);
+        let family_id = if in_family {
+            Some(
+                plan.push(
+                    Job::new("kvdocs", FAMILY.0, FAMILY.1, Some(s))
+                        .config(cfg)
+                        .weight((cfg.steps_a + cfg.steps_b + cfg.steps_s1) as u64),
+                )?,
+            )
+        } else {
+            None
+        };
+        if seeds.longce.contains(&s) {
+            let own_s1 = if in_family { 0 } else { cfg.steps_s1 };
+            let mut job = Job::new("kvdocs", LONGCE.0, LONGCE.1, Some(s))
+                .config(cfg)
+                .weight((own_s1 + 2 * cfg.steps_s2) as u64);
+            if let Some(f) = &family_id {
+                job = job.after(f);
+            }
+            plan.push(job)?;
+        }
+    }
+    if text {
+        plan.push(
+            Job::new("shakespeare", "tinyshakespeare", "char-decoder", Some(0))
+                .config(text_cfg)
+                .weight(text_cfg.steps as u64),
+        )?;
+    }
+    Ok(plan)
+}
+
+/// Runs one job of the plan.
+fn run_job(
+    job: &Job,
+    ctx: &Ctx<'_, Payload>,
+    opts: &Options,
+    cfg: &ExperimentConfig,
+    text_cfg: &TextConfig,
+) -> anyhow::Result<JobOutput<Payload>> {
+    let device = opts.device.clone().autodiff();
+    let tick = |n: u64| ctx.progress().inc(n);
+    let hooks = Hooks {
+        progress: &tick,
+        checkpoint: ctx.checkpoint(),
+        every: CHECKPOINT_EVERY,
+    };
+    let s = job.seed.unwrap_or(0);
+    match (job.experiment.as_str(), job.setting.as_str()) {
+        ("kvdocs", "family") => {
+            let f = run_family(cfg, s, &device, &hooks)?;
+            let rows = f
+                .members
+                .iter()
+                .map(|m| {
+                    Row::of(job)
+                        .with_method(&m.name)
+                        .metric("ppl", m.ppl)
+                        .metric("long_ppl", m.long_ppl.unwrap_or(f64::NAN))
+                        .metric("score", m.score)
+                        .metric("far_acc", m.far_acc)
+                })
+                .collect();
+            Ok(JobOutput::new(rows, Payload::Family(f)))
+        }
+        ("kvdocs", "longce") => {
+            let s1 = match job.deps.first() {
+                Some(dep) => match &ctx.dep(dep)?.data {
+                    Payload::Family(f) => from_bytes(decoder_config(cfg).init(&device), &f.s1)?,
+                    _ => anyhow::bail!("job `{dep}` is not a family job"),
+                },
+                None => {
+                    let spec = RunSpec {
+                        snapshots: vec![],
+                        ..spec_s1(cfg, s)
+                    };
+                    let model = fresh_model(cfg, &device, s + 900);
+                    train(model, &device, cfg, &chain_for(s), &spec, &hooks.sub("S1"))?.model
+                }
+            };
+            let arms = run_longce(cfg, s, &s1, &device, &hooks)?;
+            let rows = arms
+                .iter()
+                .flat_map(|&(step, ce, lce)| {
+                    let setting = stage2_setting(step);
+                    [
+                        Row::new("kvdocs", &setting, "CE", Some(s)).metric("far_acc", ce),
+                        Row::new("kvdocs", &setting, "LongCE", Some(s)).metric("far_acc", lce),
+                    ]
+                })
+                .collect();
+            Ok(JobOutput::new(rows, Payload::LongCe(arms)))
+        }
+        ("shakespeare", _) => {
+            let r = shakespeare::run(text_cfg, &opts.data, &device, s, &hooks)?;
+            Ok(JobOutput::new(vec![], Payload::Text(r)))
+        }
+        _ => anyhow::bail!("no such job `{}`", job.id),
+    }
+}
 
 /// Runs the experiments of `opts.profile` (or those chosen with `--only`) and checks the
 /// claims. By default every profile runs `kvdocs`, and `full` also runs `shakespeare`.
-pub fn reproduce(opts: &Options) -> anyhow::Result<Report> {
-    opts.check_only(EXPERIMENTS)?;
+///
+/// Returns [`Outcome::Report`] once every job of the plan has a result, or
+/// [`Outcome::Partial`] for a shard (or a run still missing jobs).
+pub fn reproduce(opts: &Options) -> anyhow::Result<Outcome> {
+    INFO.check_only(opts)?;
     let cfg = ExperimentConfig::for_profile(opts.profile);
     let text_cfg = TextConfig::for_profile(opts.profile);
+    let ran = |e: &str| INFO.runs(opts, e, e == "kvdocs" || opts.profile == Profile::Full);
+    let seeds = ran("kvdocs").then(|| Seeds::of(opts, &cfg));
+    let plan = plan(&cfg, &text_cfg, seeds.as_ref(), ran("shakespeare"))?;
     let mut report = Report::new(
         "long-context",
         opts,
         json!({"kvdocs": &cfg, "shakespeare": &text_cfg, "only": &opts.only}),
     );
-    let device = opts.device.clone().autodiff();
-    if opts.only.is_empty() || opts.selects("kvdocs") {
-        kv_experiments(opts, &cfg, &device, &mut report)?;
-    } else {
-        for (id, statement) in CLAIMS {
-            report.claims.push(
-                Claim::new(id, statement, "experiment `kvdocs` (not selected)")
-                    .measure("note", "not run: `--only` did not select `kvdocs`")
-                    .with_verdict(Verdict::Inconclusive),
-            );
+    let done =
+        match Runner::new(&plan, opts).run(|job, ctx| run_job(job, ctx, opts, &cfg, &text_cfg))? {
+            RunState::Partial(p) => return Ok(Outcome::Partial(p)),
+            RunState::Complete(done) => done,
+        };
+    let mut claims = Vec::new();
+    if let Some(seeds) = &seeds {
+        claims = kv_report(&cfg, seeds, &done, &mut report)?;
+    }
+    for (_, out) in done.experiment("shakespeare") {
+        if let Payload::Text(r) = &out.data {
+            push_text_report(&mut report, &text_cfg, r);
         }
     }
-    if opts.selects("shakespeare") || (opts.only.is_empty() && opts.profile == Profile::Full) {
-        let bar = progress_bar(text_cfg.steps as u64, "shakespeare steps", opts.progress);
-        let r = shakespeare::run(&text_cfg, &DataRoots::from_env(), &device, 0, &bar)?;
-        bar.finish_and_clear();
-        push_text_report(&mut report, &text_cfg, &r);
-    }
-    Ok(report.finish())
+    report.claims = INFO.finish_claims(claims, ran)?;
+    Ok(report.finish().into())
 }
 
 fn push_text_report(report: &mut Report, cfg: &TextConfig, r: &TextReport) {
@@ -304,94 +503,101 @@ fn push_text_report(report: &mut Report, cfg: &TextConfig, r: &TextReport) {
     ));
 }
 
-/// LC-0..LC-3: the key-value family and the LongCE comparison.
-fn kv_experiments(
-    opts: &Options,
-    cfg: &ExperimentConfig,
-    device: &Device,
-    report: &mut Report,
-) -> anyhow::Result<()> {
-    let cfg = cfg.clone();
-    let device = device.clone();
-    let family_seeds = opts.seed_list(cfg.family_seeds);
-    let longce_seeds = opts.seed_list(cfg.longce_seeds);
-    let mut all: Vec<u64> = family_seeds.iter().chain(&longce_seeds).copied().collect();
-    all.sort_unstable();
-    all.dedup();
-    report.seeds = all.clone();
-    let per_seed_steps = |in_family: bool| {
-        let s1 = cfg.steps_s1;
-        (if in_family {
-            cfg.steps_a + cfg.steps_b + s1
-        } else {
-            s1
-        }) + 2 * cfg.steps_s2
-    };
-    let total: usize = all
-        .iter()
-        .map(|s| per_seed_steps(family_seeds.contains(s)))
-        .sum::<usize>()
-        - family_seeds
-            .iter()
-            .filter(|s| !longce_seeds.contains(s))
-            .count()
-            * 2
-            * cfg.steps_s2;
-    let bar = progress_bar(total as u64, "training steps", opts.progress);
+/// The family and LongCE outputs of a finished run, by seed in plan order.
+struct KvOutputs<'a> {
+    families: Vec<(u64, &'a Family)>,
+    longce: Vec<(u64, &'a Stage2)>,
+}
 
-    let mut families = Vec::new();
-    let mut longce = Vec::new();
-    for &s in &all {
-        let fam = if family_seeds.contains(&s) {
-            Some(run_family(&cfg, s, &device, &bar)?)
-        } else {
-            None
+impl<'a> KvOutputs<'a> {
+    fn of(done: &'a Done<Payload>) -> Self {
+        let mut out = Self {
+            families: Vec::new(),
+            longce: Vec::new(),
         };
-        if longce_seeds.contains(&s) {
-            let s1 = match &fam {
-                Some(f) => f.s1.model.clone(),
-                None => {
-                    let chain = chain_for(s);
-                    let spec = RunSpec {
-                        steps: cfg.steps_s1,
-                        lr: cfg.lr,
-                        warmup: cfg.warmup,
-                        final_frac: 0.1,
-                        mask: AttnMask::Causal,
-                        p_far: 0.0,
-                        objective: Objective::Ce,
-                        data_seed: 10 * s + 3,
-                        snapshots: vec![],
-                    };
-                    train(
-                        fresh_model(&cfg, &device, s + 900),
-                        &device,
-                        &cfg,
-                        &chain,
-                        &spec,
-                        &bar,
-                    )?
-                    .model
-                }
-            };
-            let s1 = Trained {
-                model: s1,
-                snapshots: vec![],
-                losses: vec![],
-            };
-            longce.push((s, run_longce(&cfg, s, &s1, &device, &bar)?));
-        }
-        if let Some(f) = fam {
-            for (run, first, last) in &f.losses {
-                report.push_result(json!({"kind": "train_loss", "seed": s, "run": run, "first_10pct": first, "last_10pct": last}));
+        for (job, o) in done.experiment("kvdocs") {
+            let s = job.seed.unwrap_or(0);
+            match &o.data {
+                Payload::Family(f) => out.families.push((s, f)),
+                Payload::LongCe(r) => out.longce.push((s, r)),
+                Payload::Text(_) => {}
             }
-            families.push((s, f.members, f.fidelity));
+        }
+        out
+    }
+}
+
+/// LC-0..LC-3: results, tables, plots and claims of the key-value family and the LongCE
+/// comparison.
+fn kv_report(
+    cfg: &ExperimentConfig,
+    seeds: &Seeds,
+    done: &Done<Payload>,
+    report: &mut Report,
+) -> anyhow::Result<Vec<Claim>> {
+    report.seeds = seeds.all.clone();
+    let kv = KvOutputs::of(done);
+    let results = done.results();
+    for (s, f) in &kv.families {
+        for (run, first, last) in &f.losses {
+            report.push_result(json!({"kind": "train_loss", "seed": s, "run": run, "first_10pct": first, "last_10pct": last}));
         }
     }
-    bar.finish_and_clear();
+    push_family_tables(cfg, &kv, report);
+    let mut claims = Vec::new();
+    // LC-0: gate on the evaluator's far accuracy (mean over family seeds).
+    let evaluator_far = results.values("kvdocs", FAMILY.0, "A1 causal", "far_acc")?;
+    let gate = Summary::of(&evaluator_far).mean;
+    claims.push(
+        INFO.claim("LC-0")
+            .measure("evaluator_far_acc", &evaluator_far)
+            .decide(gate >= 0.5),
+    );
+    let gate_ok = gate >= 0.5;
+    let gated = |c: Claim, pass: bool| {
+        if gate_ok {
+            c.decide(pass)
+        } else {
+            c.measure(
+                "note",
+                "not evaluable: the evaluator has no long-context skill (LC-0 failed)",
+            )
+            .with_verdict(Verdict::Inconclusive)
+        }
+    };
+    // LC-1 on the Truncated(s) key set, every family seed.
+    let fid: Vec<KeyFidelity> = kv.families.iter().map(|(_, f)| f.fidelity[0].1).collect();
+    let lc1_pass = fid.iter().all(|f| {
+        f.recall_strict >= 0.6 && f.precision_broad >= 0.8 && f.near_values_flagged <= 0.05
+    });
+    claims.push(gated(
+        INFO.claim("LC-1")
+            .measure(
+                "recall_strict",
+                fid.iter().map(|f| f.recall_strict).collect::<Vec<_>>(),
+            )
+            .measure(
+                "precision_broad",
+                fid.iter().map(|f| f.precision_broad).collect::<Vec<_>>(),
+            )
+            .measure(
+                "near_values_flagged",
+                fid.iter()
+                    .map(|f| f.near_values_flagged)
+                    .collect::<Vec<_>>(),
+            ),
+        lc1_pass,
+    ));
+    let (lc2, lc2_pass) = lc2(&kv, report);
+    claims.push(gated(lc2, lc2_pass));
+    claims.push(lc3(&kv, &results, report)?);
+    report.notes.push("Synthetic key-value documents replace GovReport/PG-19, and models trained here replace 7B-72B LLMs: see docs/papers/long-context.md.".into());
+    Ok(claims)
+}
 
-    // Results and tables.
-    let bucket_names: Vec<String> = buckets(&cfg).into_iter().map(|b| b.0).collect();
+/// The member and key-fidelity results and tables.
+fn push_family_tables(cfg: &ExperimentConfig, kv: &KvOutputs<'_>, report: &mut Report) {
+    let bucket_names: Vec<String> = buckets(cfg).into_iter().map(|b| b.0).collect();
     let mut fam_table = Table::new(
         "Model family: PPL, LongPPL and retrieval",
         &[
@@ -406,8 +612,8 @@ fn kv_experiments(
         ],
     );
     let fmt = |x: Option<f64>| x.map_or("–".into(), |v| format!("{v:.3}"));
-    for (s, members, fidelity) in &families {
-        for m in members {
+    for (s, f) in &kv.families {
+        for m in &f.members {
             report.push_result(
                 json!({"kind": "member", "seed": s, "eval": m, "buckets": bucket_names}),
             );
@@ -422,9 +628,9 @@ fn kv_experiments(
                 format!("{:.3}", m.far_acc),
             ]);
         }
-        for (w, f) in fidelity {
+        for (w, fid) in &f.fidelity {
             report.push_result(
-                json!({"kind": "key_fidelity", "seed": s, "window": w, "fidelity": f}),
+                json!({"kind": "key_fidelity", "seed": s, "window": w, "fidelity": fid}),
             );
         }
     }
@@ -440,71 +646,29 @@ fn kv_experiments(
             "key fraction",
         ],
     );
-    for (s, _, fidelity) in &families {
-        for (w, f) in fidelity {
+    for (s, f) in &kv.families {
+        for (w, fid) in &f.fidelity {
             fid_table.row(vec![
                 s.to_string(),
                 w.clone(),
-                format!("{:.3}", f.recall_strict),
-                format!("{:.3}", f.precision_broad),
-                format!("{:.3}", f.near_values_flagged),
-                format!("{:.4}", f.key_fraction),
+                format!("{:.3}", fid.recall_strict),
+                format!("{:.3}", fid.precision_broad),
+                format!("{:.3}", fid.near_values_flagged),
+                format!("{:.4}", fid.key_fraction),
             ]);
         }
     }
     report.tables.push(fid_table);
+}
 
-    // LC-0: gate on the evaluator's far accuracy (mean over family seeds).
-    let evaluator_far: Vec<f64> = families
-        .iter()
-        .map(|(_, m, _)| {
-            m.iter()
-                .find(|e| e.name == "A1 causal")
-                .map_or(f64::NAN, |e| e.far_acc)
-        })
-        .collect();
-    let gate = Summary::of(&evaluator_far).mean;
-    report.claims.push(
-        Claim::new(
-            CLAIMS[0].0,
-            CLAIMS[0].1,
-            "mean far accuracy of A1 (causal) >= 0.5",
-        )
-        .measure("evaluator_far_acc", &evaluator_far)
-        .decide(gate >= 0.5),
-    );
-    let gate_ok = gate >= 0.5;
-    let gated = |c: Claim, pass: bool| {
-        if gate_ok {
-            c.decide(pass)
-        } else {
-            c.measure(
-                "note",
-                "not evaluable: the evaluator has no long-context skill (LC-0 failed)",
-            )
-            .with_verdict(Verdict::Inconclusive)
-        }
-    };
-
-    // LC-1 on the Truncated(s) key set, every family seed.
-    let fid: Vec<KeyFidelity> = families.iter().map(|(_, _, f)| f[0].1).collect();
-    let lc1_pass = fid.iter().all(|f| {
-        f.recall_strict >= 0.6 && f.precision_broad >= 0.8 && f.near_values_flagged <= 0.05
-    });
-    report.claims.push(gated(
-        Claim::new(CLAIMS[1].0, CLAIMS[1].1, "recall on far values >= 0.6, precision vs far keys+values >= 0.8, <= 5% of near values flagged")
-            .measure("recall_strict", fid.iter().map(|f| f.recall_strict).collect::<Vec<_>>())
-            .measure("precision_broad", fid.iter().map(|f| f.precision_broad).collect::<Vec<_>>())
-            .measure("near_values_flagged", fid.iter().map(|f| f.near_values_flagged).collect::<Vec<_>>()),
-        lc1_pass,
-    ));
-
-    // LC-2: correlations across the family, per seed and on the seed mean.
+/// LC-2: correlations across the family, per seed and on the seed mean (the claim before
+/// the gate, and whether it passes).
+fn lc2(kv: &KvOutputs<'_>, report: &mut Report) -> (Claim, bool) {
     let mut corr = Vec::new();
     let mut scatter_long = Vec::new();
     let mut scatter_ppl = Vec::new();
-    for (_, members, _) in &families {
-        let usable: Vec<&MemberEval> = members.iter().filter(|m| m.long_ppl.is_some()).collect();
+    for (_, f) in &kv.families {
+        let usable: Vec<&MemberEval> = f.members.iter().filter(|m| m.long_ppl.is_some()).collect();
         let score: Vec<f64> = usable.iter().map(|m| m.score).collect();
         let lp: Vec<f64> = usable
             .iter()
@@ -524,27 +688,35 @@ fn kv_experiments(
         *r_long <= -0.8 && (r_ppl.abs() <= 0.5 || r_ppl.abs() <= r_long.abs() - 0.3)
     };
     let n_hold = corr.iter().filter(|c| holds(c)).count();
-    let lc2_pass = if corr.len() >= 3 {
+    let pass = if corr.len() >= 3 {
         n_hold >= 2 && holds(&mean4(&corr))
     } else {
         n_hold == corr.len() && !corr.is_empty()
     };
-    let mut lc2 = Claim::new(
-        CLAIMS[2].0,
-        CLAIMS[2].1,
-        "Pearson(LongPPL, score) <= -0.8 and (|Pearson(PPL, score)| <= 0.5 or >= 0.3 below it); with >= 3 seeds on the seed mean and in >= 2 seeds",
-    )
-    .measure("pearson_longppl_score", corr.iter().map(|c| c.0).collect::<Vec<_>>())
-    .measure("pearson_ppl_score", corr.iter().map(|c| c.1).collect::<Vec<_>>())
-    .measure("spearman_longppl_score", corr.iter().map(|c| c.2).collect::<Vec<_>>())
-    .measure("spearman_ppl_score", corr.iter().map(|c| c.3).collect::<Vec<_>>());
+    let mut claim = INFO
+        .claim("LC-2")
+        .measure(
+            "pearson_longppl_score",
+            corr.iter().map(|c| c.0).collect::<Vec<_>>(),
+        )
+        .measure(
+            "pearson_ppl_score",
+            corr.iter().map(|c| c.1).collect::<Vec<_>>(),
+        )
+        .measure(
+            "spearman_longppl_score",
+            corr.iter().map(|c| c.2).collect::<Vec<_>>(),
+        )
+        .measure(
+            "spearman_ppl_score",
+            corr.iter().map(|c| c.3).collect::<Vec<_>>(),
+        );
     if corr.len() < 3 {
-        lc2 = lc2.measure(
+        claim = claim.measure(
             "note",
             "provisional: fewer than 3 family seeds (the full profile decides)",
         );
     }
-    report.claims.push(gated(lc2, lc2_pass));
     report.plots.push(
         Plot::scatter(
             "longppl_vs_score",
@@ -555,8 +727,16 @@ fn kv_experiments(
         .series("LongPPL", scatter_long)
         .series("PPL", scatter_ppl),
     );
+    (claim, pass)
+}
 
-    // LC-3: LongCE vs CE at three checkpoints, seed mean and across-seed spread.
+/// LC-3: LongCE vs CE at three checkpoints, paired by seed: seed mean and across-seed
+/// spread of the difference.
+fn lc3(
+    kv: &KvOutputs<'_>,
+    results: &repro_core::experiment::Results,
+    report: &mut Report,
+) -> anyhow::Result<Claim> {
     let mut lce_table = Table::new(
         "Stage 2: far retrieval accuracy, CE vs LongCE (same data order)",
         &[
@@ -567,8 +747,8 @@ fn kv_experiments(
             "LongCE - CE",
         ],
     );
-    for (s, rows) in &longce {
-        for (step, ce, lce) in rows {
+    for (s, rows) in &kv.longce {
+        for (step, ce, lce) in rows.iter() {
             report.push_result(json!({"kind": "longce", "seed": s, "step": step, "ce_far_acc": ce, "longce_far_acc": lce}));
             lce_table.row(vec![
                 s.to_string(),
@@ -580,45 +760,28 @@ fn kv_experiments(
         }
     }
     report.tables.push(lce_table);
-    let n_ck = longce.first().map_or(0, |(_, r)| r.len());
+    let steps: Vec<usize> = kv
+        .longce
+        .first()
+        .map_or(Vec::new(), |(_, r)| r.iter().map(|c| c.0).collect());
     let mut diffs_mean = Vec::new();
     let mut diffs_std = Vec::new();
-    let mut at_end = (Vec::new(), Vec::new());
-    for k in 0..n_ck {
-        let ce: Vec<f64> = longce.iter().map(|(_, r)| r[k].1).collect();
-        let lce: Vec<f64> = longce.iter().map(|(_, r)| r[k].2).collect();
-        let d = paired_difference(&lce, &ce);
+    let mut curves = (Vec::new(), Vec::new());
+    let mut end = paired_difference(&[], &[]);
+    for &step in &steps {
+        let p = results.paired("kvdocs", &stage2_setting(step), "LongCE", "CE", "far_acc")?;
+        let d = p.difference();
         diffs_mean.push(d.mean);
         diffs_std.push(if d.std.is_nan() { 0.0 } else { d.std });
-        if k + 1 == n_ck {
-            at_end = (lce, ce);
-        }
+        curves.0.push((step as f64, Summary::of(&p.b).mean));
+        curves.1.push((step as f64, Summary::of(&p.a).mean));
+        end = d;
     }
     let wins = diffs_mean
         .iter()
         .zip(&diffs_std)
         .filter(|(m, s)| **m > 0.0 && **m > **s)
         .count();
-    let end = paired_difference(&at_end.0, &at_end.1);
-    report.claims.push(
-        Claim::new(CLAIMS[3].0, CLAIMS[3].1, "seed-mean LongCE - CE far accuracy > 0 and > its across-seed std at >= 2 of 3 checkpoints")
-            .measure("diff_mean_per_checkpoint", &diffs_mean)
-            .measure("diff_std_per_checkpoint", &diffs_std)
-            .measure("paired_ci_at_end", [end.ci_low, end.ci_high])
-            .measure("seeds", longce.len())
-            .decide(wins >= 2),
-    );
-    let curve = |arm: usize| -> Vec<(f64, f64)> {
-        (0..n_ck)
-            .map(|k| {
-                let v: Vec<f64> = longce
-                    .iter()
-                    .map(|(_, r)| if arm == 0 { r[k].1 } else { r[k].2 })
-                    .collect();
-                (longce[0].1[k].0 as f64, Summary::of(&v).mean)
-            })
-            .collect()
-    };
     report.plots.push(
         Plot::line(
             "longce_vs_ce",
@@ -626,11 +789,16 @@ fn kv_experiments(
             "stage-2 step",
             "far accuracy",
         )
-        .series("CE", curve(0))
-        .series("LongCE", curve(1)),
+        .series("CE", curves.0)
+        .series("LongCE", curves.1),
     );
-    report.notes.push("Synthetic key-value documents replace GovReport/PG-19, and models trained here replace 7B-72B LLMs: see docs/papers/long-context.md.".into());
-    Ok(())
+    Ok(INFO
+        .claim("LC-3")
+        .measure("diff_mean_per_checkpoint", &diffs_mean)
+        .measure("diff_std_per_checkpoint", &diffs_std)
+        .measure("paired_ci_at_end", [end.ci_low, end.ci_high])
+        .measure("seeds", kv.longce.len())
+        .decide(wins >= 2))
 }
 
 fn mean4(v: &[(f64, f64, f64, f64)]) -> (f64, f64, f64, f64) {

@@ -13,10 +13,10 @@ use repro_core::data::split::SplitMix64;
 use repro_core::device::{init_params_now, seed};
 use repro_core::lm::{ContextWindow, TokenLogProbs};
 use repro_core::nn::decoder::{AttnMask, Decoder};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::metrics::{KeyTokenConfig, PplPair, find_key_tokens, ppl_pairs};
-use crate::train::{Objective, RunSpec, rope_decoder, train_on};
+use crate::train::{Hooks, Objective, RunSpec, rope_decoder, train_on};
 
 /// Validation windows scored per forward pass (bounds the memory of truncated windows).
 const GROUP: usize = 8;
@@ -90,7 +90,7 @@ impl TextConfig {
 }
 
 /// One scored checkpoint.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TextMember {
     /// Training step of the checkpoint.
     pub step: usize,
@@ -101,7 +101,7 @@ pub struct TextMember {
 }
 
 /// What LC-4 reports.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TextReport {
     /// The checkpoints, evaluator last.
     pub members: Vec<TextMember>,
@@ -160,10 +160,10 @@ pub fn run(
     roots: &DataRoots,
     device: &Device,
     s: u64,
-    progress: &indicatif::ProgressBar,
+    hooks: &Hooks<'_>,
 ) -> anyhow::Result<TextReport> {
     let corpus = load_tinyshakespeare(roots)?;
-    run_on(cfg, &corpus, device, s, progress)
+    run_on(cfg, &corpus, device, s, hooks)
 }
 
 /// [`run`] on an already loaded corpus (90% train, 10% validation, nanoGPT's split).
@@ -175,7 +175,7 @@ pub fn run_on(
     corpus: &CharCorpus,
     device: &Device,
     s: u64,
-    progress: &indicatif::ProgressBar,
+    hooks: &Hooks<'_>,
 ) -> anyhow::Result<TextReport> {
     let (train_text, val_text) = corpus.split(0.9);
     let enc = |t: &str| {
@@ -230,7 +230,7 @@ pub fn run_on(
         device,
         cfg.short,
         &spec,
-        progress,
+        hooks,
         |rng: &mut SplitMix64| {
             let starts: Vec<usize> = (0..cfg.batch).map(|_| rng.below(span + 1)).collect();
             Ok(windows_tensor(&train_ids, &starts, t, device))
@@ -365,8 +365,7 @@ mod tests {
             ..TextConfig::for_profile(Profile::Smoke)
         };
         let device = Device::flex().autodiff();
-        let bar = indicatif::ProgressBar::hidden();
-        let r = run_on(&cfg, &corpus, &device, 0, &bar).unwrap();
+        let r = run_on(&cfg, &corpus, &device, 0, &Hooks::none()).unwrap();
         assert_eq!(r.members.len(), 3);
         assert!(r.members.iter().all(|m| m.ppl.is_finite() && m.ppl >= 1.0));
         assert!((0.0..=1.0).contains(&r.copy_share_other));
@@ -377,7 +376,7 @@ mod tests {
         let corpus = CharCorpus::new("short text".into());
         let cfg = TextConfig::for_profile(Profile::Smoke);
         let device = Device::flex().autodiff();
-        let err = run_on(&cfg, &corpus, &device, 0, &indicatif::ProgressBar::hidden())
+        let err = run_on(&cfg, &corpus, &device, 0, &Hooks::none())
             .unwrap_err()
             .to_string();
         assert!(err.contains("tinyshakespeare"), "{err}");

@@ -7,7 +7,8 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use repro_core::data::split::SplitMix64;
 use repro_core::lm::{CausalLm, ContextWindow};
 use repro_core::nn::decoder::{AttnMask, Decoder, DecoderConfig, Positions};
-use repro_core::train::{LrSchedule, ensure_finite, optim};
+use repro_core::train::{Checkpoint, LrSchedule, ensure_finite, optim};
+use serde::{Deserialize, Serialize};
 
 use crate::config::ExperimentConfig;
 use crate::kvdocs::{FillerChain, KvDocConfig, VOCAB, generate_doc};
@@ -93,6 +94,59 @@ pub fn batch_ids(
     ))
 }
 
+/// What a training run reports to, and where it may checkpoint.
+#[derive(Clone)]
+pub struct Hooks<'a> {
+    /// Called with `1` after every step.
+    pub progress: &'a (dyn Fn(u64) + Sync),
+    /// Where the run saves its state every [`Hooks::every`] steps and resumes from.
+    pub checkpoint: Option<Checkpoint>,
+    /// Steps between checkpoints (and the last step).
+    pub every: usize,
+}
+
+fn no_progress(_: u64) {}
+
+impl Hooks<'static> {
+    /// No progress reporting, no checkpoint.
+    pub fn none() -> Self {
+        Hooks {
+            progress: &no_progress,
+            checkpoint: None,
+            every: usize::MAX,
+        }
+    }
+}
+
+impl<'a> Hooks<'a> {
+    /// The same progress, checkpointing into the subfolder `name` of this checkpoint.
+    pub fn sub(&self, name: &str) -> Hooks<'a> {
+        Hooks {
+            progress: self.progress,
+            checkpoint: self
+                .checkpoint
+                .as_ref()
+                .map(|c| Checkpoint::new(c.dir().join(name))),
+            every: self.every,
+        }
+    }
+}
+
+/// The loop state of a checkpoint (losses as `f64` bits: exact through JSON).
+#[derive(Serialize, Deserialize)]
+struct LoopState {
+    /// Steps done.
+    step: usize,
+    /// Loss per step done, as `f64::to_bits`.
+    loss_bits: Vec<u64>,
+    /// Steps of the snapshots saved beside (`snapshot-<step>.bpk`).
+    snapshots: Vec<usize>,
+}
+
+fn snapshot_path(ck: &Checkpoint, step: usize) -> std::path::PathBuf {
+    ck.dir().join(format!("snapshot-{step}.bpk"))
+}
+
 /// What a run leaves.
 pub struct Trained {
     /// The final model, still on the autodiff device (to continue training).
@@ -110,7 +164,7 @@ pub fn train(
     cfg: &ExperimentConfig,
     chain: &FillerChain,
     spec: &RunSpec,
-    progress: &indicatif::ProgressBar,
+    hooks: &Hooks<'_>,
 ) -> anyhow::Result<Trained> {
     let docs = KvDocConfig {
         len: cfg.len,
@@ -119,7 +173,7 @@ pub fn train(
         p_far: spec.p_far,
     };
     let short = cfg.short;
-    train_on(model, device, short, spec, progress, |rng| {
+    train_on(model, device, short, spec, hooks, |rng| {
         batch_ids(&docs, chain, cfg.batch, rng, device)
     })
 }
@@ -128,6 +182,10 @@ pub fn train(
 /// data stream (`SplitMix64::new(spec.data_seed)`). `short` is the short context of LongCE's
 /// weights (`Chunked { short, short / 4 }`).
 ///
+/// With a checkpoint in `hooks`, the run saves model, optimiser, losses and snapshots every
+/// `hooks.every` steps and at its end, and resumes from a saved state: the data stream is
+/// replayed up to the saved step, so a resumed run's numbers equal an uninterrupted one's.
+///
 /// # Shapes
 /// - `next_batch` returns `[batch, T]` token ids; the model reads `[batch, T - 1]`.
 pub fn train_on(
@@ -135,7 +193,7 @@ pub fn train_on(
     device: &Device,
     short: usize,
     spec: &RunSpec,
-    progress: &indicatif::ProgressBar,
+    hooks: &Hooks<'_>,
     mut next_batch: impl FnMut(&mut SplitMix64) -> anyhow::Result<Tensor<2, Int>>,
 ) -> anyhow::Result<Trained> {
     // Burn clips each parameter tensor by its own norm (not the global norm of
@@ -152,7 +210,27 @@ pub fn train_on(
     let mut rng = SplitMix64::new(spec.data_seed);
     let mut losses = Vec::with_capacity(spec.steps);
     let mut snaps = Vec::new();
-    for step in 0..spec.steps {
+    let mut start = 0;
+    if let Some(ck) = hooks.checkpoint.as_ref().filter(|c| c.exists()) {
+        let template = model.valid();
+        let (m, o, state): (Decoder, _, LoopState) =
+            ck.load(model, opt)?.expect("checked that it exists");
+        (model, opt, start) = (m, o, state.step);
+        losses.extend(state.loss_bits.iter().map(|&b| f64::from_bits(b)));
+        for k in state.snapshots {
+            let snap = template
+                .clone()
+                .try_load_file(snapshot_path(ck, k))
+                .map_err(|e| anyhow::anyhow!("cannot load snapshot {k}: {e:?}"))?;
+            snaps.push((k, snap));
+        }
+        // Replay the data stream up to the saved step.
+        for _ in 0..start {
+            next_batch(&mut rng)?;
+        }
+        (hooks.progress)(start as u64);
+    }
+    for step in start..spec.steps {
         let ids = next_batch(&mut rng)?;
         let [b, t] = ids.dims();
         let weights = match spec.objective {
@@ -175,9 +253,28 @@ pub fn train_on(
         )?);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = opt.step(schedule.lr(step), model, grads);
-        progress.inc(1);
+        (hooks.progress)(1);
         if spec.snapshots.contains(&(step + 1)) {
             snaps.push((step + 1, model.valid()));
+            if let Some(ck) = &hooks.checkpoint {
+                std::fs::create_dir_all(ck.dir())?;
+                let path = snapshot_path(ck, step + 1);
+                let _ = std::fs::remove_file(&path);
+                model
+                    .valid()
+                    .save_file(&path)
+                    .map_err(|e| anyhow::anyhow!("cannot save {}: {e:?}", path.display()))?;
+            }
+        }
+        if let Some(ck) = &hooks.checkpoint
+            && ((step + 1) % hooks.every.max(1) == 0 || step + 1 == spec.steps)
+        {
+            let state = LoopState {
+                step: step + 1,
+                loss_bits: losses.iter().map(|l| l.to_bits()).collect(),
+                snapshots: snaps.iter().map(|(k, _)| *k).collect(),
+            };
+            ck.save(&model, &opt, &state)?;
         }
     }
     Ok(Trained {
@@ -185,4 +282,93 @@ pub fn train_on(
         snapshots: snaps,
         losses,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use repro_core::device::{init_params_now, seed};
+    use repro_core::testing::TempDir;
+
+    fn fresh(cfg: &ExperimentConfig, device: &Device) -> Decoder {
+        seed(device, 3);
+        init_params_now(decoder_config(cfg).init(device))
+    }
+
+    /// Every parameter value, in visiting order (burnpack bytes also hold parameter ids,
+    /// which differ between two models).
+    fn params(m: &Decoder) -> Vec<f32> {
+        struct Collect(Vec<f32>);
+        impl burn::module::ModuleVisitor for Collect {
+            fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
+                self.0.extend(p.val().into_data().iter::<f32>());
+            }
+        }
+        let mut c = Collect(Vec::new());
+        m.visit(&mut c);
+        c.0
+    }
+
+    #[test]
+    fn an_interrupted_run_resumes_bit_identically() {
+        let _g = repro_core::device::seed_lock();
+        let cfg = ExperimentConfig::smoke();
+        let device = Device::flex().autodiff();
+        let chain = FillerChain::new(1);
+        let docs = KvDocConfig {
+            len: cfg.len,
+            short: cfg.short,
+            pairs: cfg.train_pairs,
+            p_far: cfg.p_far,
+        };
+        let spec = RunSpec {
+            steps: 12,
+            lr: cfg.lr,
+            warmup: 2,
+            final_frac: 0.1,
+            mask: AttnMask::Causal,
+            p_far: cfg.p_far,
+            objective: Objective::LongCe { gamma: 5.0 },
+            data_seed: 9,
+            snapshots: vec![3, 6, 12],
+        };
+        let straight = train(
+            fresh(&cfg, &device),
+            &device,
+            &cfg,
+            &chain,
+            &spec,
+            &Hooks::none(),
+        )
+        .unwrap();
+        let tmp = TempDir::new("lc-resume");
+        let hooks = Hooks {
+            checkpoint: Some(Checkpoint::new(tmp.path().join("run"))),
+            every: 4,
+            ..Hooks::none()
+        };
+        // A crash at step 9 (the batch of step 10 cannot be drawn): steps 1..8 are saved.
+        let mut calls = 0;
+        let crashed = train_on(
+            fresh(&cfg, &device),
+            &device,
+            cfg.short,
+            &spec,
+            &hooks,
+            |rng| {
+                calls += 1;
+                anyhow::ensure!(calls <= 9, "simulated crash");
+                batch_ids(&docs, &chain, cfg.batch, rng, &device)
+            },
+        );
+        assert!(crashed.is_err());
+        let resumed = train(fresh(&cfg, &device), &device, &cfg, &chain, &spec, &hooks).unwrap();
+        assert_eq!(resumed.losses, straight.losses);
+        assert_eq!(params(&resumed.model), params(&straight.model));
+        let steps = |t: &Trained| t.snapshots.iter().map(|(k, _)| *k).collect::<Vec<_>>();
+        assert_eq!(steps(&resumed), steps(&straight));
+        for ((_, a), (_, b)) in resumed.snapshots.iter().zip(&straight.snapshots) {
+            assert_eq!(params(a), params(b));
+        }
+    }
 }

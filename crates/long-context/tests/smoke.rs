@@ -8,7 +8,9 @@ fn smoke_reproduction_writes_a_report() {
     let _g = repro_core::device::seed_lock();
     let mut opts = Options::new(Profile::Smoke);
     opts.progress = false;
-    let report = repro_long_context::reproduce(&opts).expect("smoke run");
+    let report = repro_long_context::reproduce(&opts)
+        .and_then(|o| o.into_report())
+        .expect("smoke run");
     let ids: Vec<&str> = report.claims.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, ["LC-0", "LC-1", "LC-2", "LC-3"]);
     assert!(report.claims.iter().all(|c| !c.measured.is_empty()));
