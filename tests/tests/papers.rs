@@ -83,3 +83,56 @@ fn smoke_runs_are_well_formed_and_repeatable() {
         );
     }
 }
+
+#[test]
+fn only_with_a_typo_is_a_clear_error_for_every_paper() {
+    for p in PAPERS {
+        let mut opts = Options::new(Profile::Smoke);
+        opts.progress = false;
+        opts.only = vec!["no-such-experiment".into()];
+        let err = match (p.reproduce)(&opts) {
+            Ok(_) => panic!("{}: --only no-such-experiment ran", p.info.name),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains("unknown experiment `no-such-experiment`"),
+            "{}: {err}",
+            p.info.name
+        );
+        for e in p.info.experiments {
+            assert!(
+                err.contains(e.name),
+                "{}: {err} does not list {}",
+                p.info.name,
+                e.name
+            );
+        }
+    }
+}
+
+#[test]
+fn every_claim_names_experiments_that_exist() {
+    for p in PAPERS {
+        assert!(
+            !p.info.experiments.is_empty(),
+            "{} declares no experiment",
+            p.info.name
+        );
+        for c in p.info.claims {
+            assert!(
+                !c.criterion.is_empty(),
+                "{} {}: no criterion",
+                p.info.name,
+                c.id
+            );
+            for e in c.experiments {
+                assert!(
+                    p.info.experiments.iter().any(|x| x.name == *e),
+                    "{} {}: unknown experiment `{e}`",
+                    p.info.name,
+                    c.id
+                );
+            }
+        }
+    }
+}

@@ -38,7 +38,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or(0.5),
         ];
     }
-    let report = repro_flowdiff::reproduce::run_config(&opts, &cfg)?;
+    let report = repro_flowdiff::reproduce::run_config(&opts, &cfg)?.into_report()?;
     report.write(std::path::Path::new(&args[1]))?;
     println!("{}", report.claims_table());
     Ok(())

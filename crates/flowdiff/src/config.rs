@@ -1,5 +1,8 @@
 //! Experiment configurations and the `smoke` / `quick` / `full` presets (spec §6). Every
 //! number not in the paper is our operationalisation (spec §3 defaults).
+//!
+//! This module depends only on the model modules (`diffusion`, `flow`, `corruption`), so
+//! `digits`, `eval`, `train` and `reproduce` can all read it.
 
 use repro_core::Profile;
 use serde::{Deserialize, Serialize};
@@ -141,6 +144,37 @@ impl DigitsCorruption {
     }
 }
 
+/// Training of the judge (spec §3: full-batch Adam, lr 1e-3, weight decay 1e-4, 200
+/// epochs, seed 0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JudgeConfig {
+    /// First hidden width.
+    pub hidden: usize,
+    /// Width of the penultimate (feature) layer.
+    pub features: usize,
+    /// Full-batch epochs.
+    pub epochs: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// L2 weight decay (added to gradients, as `torch.optim.Adam`).
+    pub weight_decay: f32,
+    /// Seed of the weights.
+    pub seed: u64,
+}
+
+impl Default for JudgeConfig {
+    fn default() -> Self {
+        Self {
+            hidden: 128,
+            features: 32,
+            epochs: 200,
+            lr: 1e-3,
+            weight_decay: 1e-4,
+            seed: 0,
+        }
+    }
+}
+
 /// Experiment E2: 8x8 digits, one corruption per training image, all methods.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DigitsConfig {
@@ -168,7 +202,7 @@ pub struct DigitsConfig {
     /// EM iterations of the Gaussian prior.
     pub em_iters: usize,
     /// The evaluation classifier.
-    pub judge: crate::digits::JudgeConfig,
+    pub judge: JudgeConfig,
     /// Training of FlowDiff; the baselines get matching step counts.
     pub train: FlowDiffConfig,
 }
@@ -211,9 +245,6 @@ impl DownstreamConfig {
     }
 }
 
-/// Experiment names accepted by `--only`.
-pub const EXPERIMENTS: [&str; 4] = ["ring8", "moons", "digits", "downstream"];
-
 /// One reproduction profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentConfig {
@@ -247,7 +278,7 @@ pub struct ExperimentConfig {
     pub curve_ddim_steps: usize,
     /// Training of FlowDiff; the baselines get matching step counts.
     pub train: FlowDiffConfig,
-    /// Experiments run when `--only` is empty (names from [`EXPERIMENTS`]).
+    /// Experiments run when `--only` is empty (names from [`crate::INFO`]).
     pub default_experiments: Vec<String>,
     /// Experiment E2 (digits).
     pub digits: DigitsConfig,
@@ -274,7 +305,7 @@ impl DigitsConfig {
             curve_ddim_steps: 50,
             sheet_images: 16,
             em_iters: 50,
-            judge: crate::digits::JudgeConfig::default(),
+            judge: JudgeConfig::default(),
             train: FlowDiffConfig::digits(),
         }
     }
@@ -306,7 +337,7 @@ impl DigitsConfig {
             curve_ddim_steps: 25,
             sheet_images: 16,
             em_iters: 50,
-            judge: crate::digits::JudgeConfig::default(),
+            judge: JudgeConfig::default(),
             train,
         }
     }
@@ -335,7 +366,7 @@ impl DigitsConfig {
             curve_ddim_steps: 3,
             sheet_images: 4,
             em_iters: 5,
-            judge: crate::digits::JudgeConfig {
+            judge: JudgeConfig {
                 epochs: 20,
                 ..Default::default()
             },
@@ -499,7 +530,9 @@ impl ExperimentConfig {
             curve_samples: 1000,
             curve_ddim_steps: 50,
             train: FlowDiffConfig::two_d(),
-            default_experiments: EXPERIMENTS.iter().map(|e| (*e).to_owned()).collect(),
+            default_experiments: ["ring8", "moons", "digits", "downstream"]
+                .map(String::from)
+                .to_vec(),
             digits: DigitsConfig::full(),
             downstream: DownstreamConfig::with_sizes(200, 50, 100),
         }

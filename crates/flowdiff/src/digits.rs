@@ -15,7 +15,6 @@ use repro_core::data::digits::{self as core_digits, CLASSES};
 use repro_core::device::{init_params_now, seed as seed_device};
 use repro_core::error::DataError;
 use repro_core::train::optim::adam;
-use serde::{Deserialize, Serialize};
 
 use crate::eval::frechet_distance;
 use crate::rng::{to_tensor, to_vec};
@@ -84,36 +83,7 @@ pub fn gather_rows(x: &[f32], d: usize, idx: &[usize]) -> Vec<f32> {
     out
 }
 
-/// Training of the judge (spec §3: full-batch Adam, lr 1e-3, weight decay 1e-4, 200
-/// epochs, seed 0).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JudgeConfig {
-    /// First hidden width.
-    pub hidden: usize,
-    /// Width of the penultimate (feature) layer.
-    pub features: usize,
-    /// Full-batch epochs.
-    pub epochs: usize,
-    /// Adam learning rate.
-    pub lr: f64,
-    /// L2 weight decay (added to gradients, as `torch.optim.Adam`).
-    pub weight_decay: f32,
-    /// Seed of the weights.
-    pub seed: u64,
-}
-
-impl Default for JudgeConfig {
-    fn default() -> Self {
-        Self {
-            hidden: 128,
-            features: 32,
-            epochs: 200,
-            lr: 1e-3,
-            weight_decay: 1e-4,
-            seed: 0,
-        }
-    }
-}
+pub use crate::config::JudgeConfig;
 
 /// The judge network `64 -> 128 -> 32 -> 10` (ReLU).
 #[derive(Module, Debug)]

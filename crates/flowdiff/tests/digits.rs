@@ -80,7 +80,9 @@ fn tiny_digits_and_downstream_run_gives_finite_metrics() {
     opts.only = vec!["digits".into(), "downstream".into()];
     let cfg = ExperimentConfig::smoke();
     let t = std::time::Instant::now();
-    let report = run_config(&opts, &cfg).expect("tiny digits run");
+    let report = run_config(&opts, &cfg)
+        .and_then(|o| o.into_report())
+        .expect("tiny digits run");
     eprintln!("tiny digits wall time: {:.1} s", t.elapsed().as_secs_f64());
     for t in &report.tables {
         eprintln!("{}", t.to_markdown());

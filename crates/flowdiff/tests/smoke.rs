@@ -8,7 +8,9 @@ fn smoke_reproduction_runs_end_to_end() {
     let mut opts = Options::new(Profile::Smoke);
     opts.progress = false;
     let t = std::time::Instant::now();
-    let report = repro_flowdiff::reproduce(&opts).expect("smoke run");
+    let report = repro_flowdiff::reproduce(&opts)
+        .and_then(|o| o.into_report())
+        .expect("smoke run");
     eprintln!("smoke wall time: {:.1} s", t.elapsed().as_secs_f64());
     assert_eq!(report.seeds, vec![0]);
     let ids: Vec<&str> = report.claims.iter().map(|c| c.id.as_str()).collect();

@@ -15,7 +15,9 @@ fn smoke_reproduction_is_well_formed_learns_and_reruns_identically() {
     let _g = seed_lock();
     let mut opts = Options::new(Profile::Smoke);
     opts.progress = false;
-    let report = repro_monosemantic::reproduce(&opts).unwrap();
+    let report = repro_monosemantic::reproduce(&opts)
+        .and_then(|o| o.into_report())
+        .unwrap();
 
     let ids: Vec<&str> = report.claims.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(
@@ -31,7 +33,12 @@ fn smoke_reproduction_is_well_formed_learns_and_reruns_identically() {
         .iter()
         .map(|c| (c.id.as_str(), c.statement.as_str()))
         .collect();
-    assert_eq!(listed, repro_monosemantic::CLAIMS);
+    let declared: Vec<(&str, &str)> = repro_monosemantic::INFO
+        .claims
+        .iter()
+        .map(|c| (c.id, c.statement))
+        .collect();
+    assert_eq!(listed, declared);
     // One seed cannot decide the paired claims.
     assert!(
         report.claims[..8]
@@ -103,6 +110,8 @@ fn smoke_reproduction_is_well_formed_learns_and_reruns_identically() {
     assert_eq!(back.claims, report.claims);
 
     // Same seed, same thread count: identical numbers.
-    let again = repro_monosemantic::reproduce(&opts).unwrap();
+    let again = repro_monosemantic::reproduce(&opts)
+        .and_then(|o| o.into_report())
+        .unwrap();
     assert_eq!(again.results, report.results);
 }

@@ -1,0 +1,124 @@
+//! Resume, shards and merge through the xtask binary, on a real paper's smoke profile: a run
+//! killed part-way resumes to the report of an uninterrupted run; two shards merged give the
+//! unsharded report; a merge with a shard missing names the missing jobs.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use repro_core::testing::TempDir;
+
+/// A paper whose smoke profile has several jobs and takes a few seconds.
+const PAPER: &str = "monosemantic";
+
+fn xtask(args: &[&str], kill_after: Option<usize>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.args(args).env("REPRO_QUIET", "1");
+    c.env_remove(repro_core::experiment::KILL_AFTER_ENV);
+    if let Some(k) = kill_after {
+        c.env(repro_core::experiment::KILL_AFTER_ENV, k.to_string());
+    }
+    c.output().expect("xtask runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn run(out: &Path, extra: &[&str], kill_after: Option<usize>) -> Output {
+    let out = out.to_str().unwrap();
+    let mut args = vec!["reproduce", PAPER, "--profile", "smoke", "--out", out];
+    args.extend_from_slice(extra);
+    xtask(&args, kill_after)
+}
+
+/// `report.json` without its timing and commit fields.
+fn report(dir: &Path) -> serde_json::Value {
+    fn strip(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => m
+                .iter()
+                .filter(|(k, _)| {
+                    !k.contains("seconds") && !k.ends_with("_ms") && k.as_str() != "git_commit"
+                })
+                .map(|(k, x)| (k.clone(), strip(x)))
+                .collect(),
+            serde_json::Value::Array(a) => a.iter().map(strip).collect(),
+            other => other.clone(),
+        }
+    }
+    let text = std::fs::read_to_string(dir.join("report.json"))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    strip(&serde_json::from_str(&text).unwrap())
+}
+
+fn finished_jobs(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("jobs")).map_or(0, |d| {
+        d.filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json"))
+        })
+        .count()
+    })
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_uninterrupted_report() {
+    let tmp = TempDir::new("xtask-resume");
+    let (whole, killed) = (tmp.path().join("whole"), tmp.path().join("killed"));
+    let o = run(&whole, &[], None);
+    assert!(o.status.success(), "{}", text(&o));
+    let planned = finished_jobs(&whole);
+    assert!(
+        planned >= 3,
+        "the smoke plan has {planned} jobs: too few to test resume"
+    );
+
+    // Killed (abort, no cleanup) right after the second job is stored.
+    let o = run(&killed, &[], Some(2));
+    assert!(
+        !o.status.success(),
+        "the kill hook did not fire: {}",
+        text(&o)
+    );
+    assert_eq!(finished_jobs(&killed), 2);
+    assert!(!killed.join("report.json").exists());
+
+    let o = run(&killed, &[], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(finished_jobs(&killed), planned);
+    assert_eq!(report(&whole), report(&killed));
+
+    // A rerun of a finished run runs nothing and writes the same report.
+    let o = run(&killed, &[], Some(1));
+    assert!(
+        o.status.success(),
+        "a complete run reran a job: {}",
+        text(&o)
+    );
+    assert_eq!(report(&whole), report(&killed));
+}
+
+#[test]
+fn shards_merge_to_the_unsharded_report_and_a_missing_shard_is_named() {
+    let tmp = TempDir::new("xtask-shards");
+    let (whole, shared) = (tmp.path().join("whole"), tmp.path().join("shared"));
+    assert!(run(&whole, &[], None).status.success());
+
+    let o = run(&shared, &["--shard", "1/2"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("cargo xtask report"), "{}", text(&o));
+    assert!(!shared.join("report.json").exists());
+    let shared_s = shared.to_str().unwrap();
+    let o = xtask(&["report", PAPER, "--out", shared_s], None);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("have no result"), "{}", text(&o));
+
+    assert!(run(&shared, &["--shard", "0/2"], None).status.success());
+    let o = xtask(&["report", PAPER, "--out", shared_s], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(report(&whole), report(&shared));
+}
