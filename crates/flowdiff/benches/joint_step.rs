@@ -8,7 +8,7 @@ use repro_flowdiff::config::Dataset2d;
 use repro_flowdiff::config::ExperimentConfig;
 use repro_flowdiff::corruption::{CleanSamples, IdentityOp, corrupt};
 use repro_flowdiff::eval::sample_2d;
-use repro_flowdiff::rng::Noise;
+use repro_core::rng::Noise;
 use repro_flowdiff::train::FlowDiffTrainer;
 
 fn main() {

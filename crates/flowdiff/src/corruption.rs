@@ -4,7 +4,8 @@
 
 use burn::tensor::{Device, Tensor};
 
-use crate::rng::{Noise, to_tensor};
+use repro_core::host::matrix;
+use repro_core::rng::Noise;
 
 /// Bad corruption settings, reported instead of panicking.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -106,7 +107,7 @@ impl ForwardOperator for IdentityOp {
         self.dim
     }
     fn dense(&self) -> Vec<f64> {
-        crate::linalg::eye(self.dim)
+        repro_core::linalg::eye(self.dim)
     }
 }
 
@@ -173,7 +174,7 @@ impl MatrixOp {
     }
 
     fn matrix(&self, device: &Device) -> Tensor<2> {
-        to_tensor(self.a.clone(), self.m, self.d, device)
+        matrix(self.a.clone(), self.m, self.d, device)
     }
 }
 
@@ -320,8 +321,8 @@ pub fn corrupt(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::linalg;
-    use crate::rng::{to_tensor, to_vec};
+    use repro_core::linalg;
+    use repro_core::host::{matrix, to_vec};
 
     fn direct_blur(img: &[f64], h: usize, w: usize, k: &[f64]) -> Vec<f64> {
         // Plain 2-D correlation with zero padding (the kernel is symmetric, so it is also the
@@ -397,7 +398,7 @@ mod tests {
             .map(|&v| f64::from(v))
             .collect();
         let ata = linalg::matmul(&linalg::transpose(&m, 64, 64), &m, 64, 64, 64);
-        let (w, _) = linalg::sym_eigen(&ata, 64);
+        let (w, _) = linalg::sym_eigen(&ata, 64, linalg::Jacobi::default());
         let smin = w.iter().copied().fold(f64::INFINITY, f64::min).sqrt();
         // f32 matrix entries: relative error ~1e-7 on A, so ~1e-5 on the smallest value.
         assert!((smin - 0.005307).abs() < 2e-5, "{smin}");
@@ -440,7 +441,7 @@ mod tests {
         let op = MatrixOp::random_inpainting(64, 0.5, 0.05, 7).unwrap();
         assert_eq!((op.in_dim(), op.out_dim()), (64, 32));
         let x: Vec<f32> = (0..128).map(|i| i as f32 / 10.0 - 3.0).collect();
-        let y = to_vec(op.apply(to_tensor(x.clone(), 2, 64, &device)));
+        let y = to_vec(op.apply(matrix(x.clone(), 2, 64, &device)));
         let kept: Vec<f32> = x
             .iter()
             .enumerate()
@@ -448,7 +449,7 @@ mod tests {
             .map(|(_, &v)| v)
             .collect();
         assert_eq!(y, kept);
-        let back = to_vec(op.adjoint(to_tensor(y, 2, 32, &device)));
+        let back = to_vec(op.adjoint(matrix(y, 2, 32, &device)));
         for (i, (&b, &v)) in back.iter().zip(&x).enumerate() {
             assert_eq!(b, if mask[i % 64] { v } else { 0.0 });
         }

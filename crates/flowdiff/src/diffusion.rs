@@ -9,7 +9,7 @@ use burn::tensor::activation::{sigmoid, silu};
 use serde::{Deserialize, Serialize};
 
 use crate::corruption::ForwardOperator;
-use crate::rng::Noise;
+use repro_core::rng::Noise;
 
 /// `lambda(t) = lambda_max + t (lambda_min - lambda_max)`, `alpha^2 = sigmoid(lambda)`,
 /// `s^2 = sigmoid(-lambda)`, `x_t = alpha x + s eps`.
@@ -339,7 +339,7 @@ pub fn dps_solve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::to_vec;
+    use repro_core::host::to_vec;
 
     /// The exact noise predictor for N(0, I) data: `x_t ~ N(0, I)` and
     /// `E[eps | x_t] = s_t x_t`.

@@ -17,7 +17,7 @@ use repro_core::error::DataError;
 use repro_core::train::optim::adam;
 
 use crate::eval::frechet_distance;
-use crate::rng::{to_tensor, to_vec};
+use repro_core::host::{matrix, to_vec};
 
 /// Image side.
 pub const SIDE: usize = 8;
@@ -141,7 +141,7 @@ impl DigitsJudge {
             l2: LinearConfig::new(cfg.hidden, cfg.features).init(&ad),
             out: LinearConfig::new(cfg.features, CLASSES).init(&ad),
         });
-        let xs = to_tensor(x.to_vec(), n, PIXELS, &ad);
+        let xs = matrix(x.to_vec(), n, PIXELS, &ad);
         let ys = Tensor::<1, Int>::from_data(
             TensorData::new(labels.iter().map(|&l| i64::from(l)).collect(), [n]),
             &ad,
@@ -170,7 +170,7 @@ impl DigitsJudge {
         let n = x.len() / PIXELS;
         to_vec(
             self.net
-                .features(to_tensor(x.to_vec(), n, PIXELS, &self.device)),
+                .features(matrix(x.to_vec(), n, PIXELS, &self.device)),
         )
     }
 
@@ -184,7 +184,7 @@ impl DigitsJudge {
         let n = x.len() / PIXELS;
         let logits = to_vec(
             self.net
-                .logits(to_tensor(x.to_vec(), n, PIXELS, &self.device)),
+                .logits(matrix(x.to_vec(), n, PIXELS, &self.device)),
         );
         logits
             .chunks(CLASSES)

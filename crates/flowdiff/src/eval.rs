@@ -8,8 +8,8 @@ use burn::prelude::*;
 use rayon::prelude::*;
 
 use crate::config::Dataset2d;
-use crate::linalg;
-use crate::rng::Noise;
+use repro_core::linalg;
+use repro_core::rng::Noise;
 
 /// Std of each ring8 component.
 pub const RING8_TAU: f64 = 0.1;
@@ -269,7 +269,7 @@ pub fn mode_stats(x: &[f32]) -> (f64, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::to_vec;
+    use repro_core::host::to_vec;
 
     const H: [f64; 5] = [0.05, 0.1, 0.2, 0.5, 1.0];
 

@@ -14,7 +14,7 @@ use burn::prelude::*;
 use burn::tensor::activation::silu;
 use serde::{Deserialize, Serialize};
 
-use crate::rng::Noise;
+use repro_core::rng::Noise;
 
 /// A conditional flow `x = G(z; y)` with an exact log-determinant.
 pub trait CondFlow {
@@ -286,7 +286,7 @@ impl CondRealNvp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::to_vec;
+    use repro_core::host::to_vec;
 
     fn random_flow(device: &Device) -> CondRealNvp {
         repro_core::device::init_params_now(

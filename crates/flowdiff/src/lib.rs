@@ -91,10 +91,8 @@ pub mod diffusion;
 pub mod digits;
 pub mod eval;
 pub mod flow;
-pub mod linalg;
 pub mod objective;
 pub mod reproduce;
-pub mod rng;
 pub mod train;
 
 pub use reproduce::reproduce;

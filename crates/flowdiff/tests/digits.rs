@@ -12,7 +12,7 @@ use repro_flowdiff::digits::{DigitsData, DigitsJudge, JudgeConfig, PIXELS};
 use repro_flowdiff::eval::psnr_per_image;
 use repro_flowdiff::objective::GaussianPrior;
 use repro_flowdiff::reproduce::{digits::sample_sheets, run_config};
-use repro_flowdiff::rng::{to_tensor, to_vec};
+use repro_core::host::{matrix, to_vec};
 
 #[test]
 fn judge_learns_the_clean_test_split() {
@@ -45,7 +45,7 @@ fn psnr_of_noisy_digits_is_twenty_db() {
     let d = DigitsData::load().expect("embedded digits");
     let dev = Device::flex();
     let op = IdentityOp::new(PIXELS, 0.2).expect("sigma > 0");
-    let x = to_tensor(d.test.clone(), d.n_test(), PIXELS, &dev);
+    let x = matrix(d.test.clone(), d.n_test(), PIXELS, &dev);
     let y = to_vec(corrupt(&op, &CleanSamples(x), 1).expect("samples").0);
     let p = psnr_per_image(&y, &d.test, PIXELS, 2.0);
     let mean = p.iter().sum::<f64>() / p.len() as f64;
@@ -59,7 +59,7 @@ fn wiener_mean_matches_the_closed_form() {
     let dev = Device::flex();
     let g = GaussianPrior::new(vec![0.0, 0.0], vec![1.0, 0.5, 0.5, 1.0]).expect("SPD");
     let op = MatrixOp::inpainting(&[true, false], 0.5).expect("valid mask");
-    let m = to_vec(g.posterior_mean(to_tensor(vec![1.0, -2.0], 2, 1, &dev), &op));
+    let m = to_vec(g.posterior_mean(matrix(vec![1.0, -2.0], 2, 1, &dev), &op));
     let expect = [0.8, 0.4, -1.6, -0.8];
     for (a, b) in m.iter().zip(expect) {
         assert!((a - b).abs() < 1e-6, "{m:?}");
@@ -67,7 +67,7 @@ fn wiener_mean_matches_the_closed_form() {
     // Identity with a diagonal prior N(mu, 4 I): m = (4 y + sigma^2 mu) / (4 + sigma^2).
     let g = GaussianPrior::new(vec![1.0, -1.0], vec![4.0, 0.0, 0.0, 4.0]).expect("SPD");
     let op = IdentityOp::new(2, 1.0).expect("sigma > 0");
-    let m = to_vec(g.posterior_mean(to_tensor(vec![2.0, 3.0], 1, 2, &dev), &op));
+    let m = to_vec(g.posterior_mean(matrix(vec![2.0, 3.0], 1, 2, &dev), &op));
     assert!((m[0] - 9.0 / 5.0).abs() < 1e-6 && (m[1] - 11.0 / 5.0).abs() < 1e-6);
     assert_eq!(op.out_dim(), 2);
 }

@@ -7,7 +7,7 @@ use repro_core::device::seed_lock;
 use repro_flowdiff::config::{Dataset2d, FlowDiffConfig};
 use repro_flowdiff::corruption::{CleanSamples, IdentityOp, Observations, corrupt};
 use repro_flowdiff::eval::sample_2d;
-use repro_flowdiff::rng::Noise;
+use repro_core::rng::Noise;
 use repro_flowdiff::train::FlowDiffTrainer;
 
 fn params<M: Module>(m: &M) -> Vec<u32> {
@@ -101,7 +101,7 @@ fn empty_observations_and_zero_batches_are_errors() {
 fn oracle_dm_at_full_steps() {
     use repro_flowdiff::diffusion::ddim_sample;
     use repro_flowdiff::eval::mmd2_rbf;
-    use repro_flowdiff::rng::to_vec;
+    use repro_core::host::to_vec;
     use repro_flowdiff::train::train_dm;
     let _guard = seed_lock();
     let plain = Device::flex();

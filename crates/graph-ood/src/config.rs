@@ -1,5 +1,6 @@
 //! Experiment configuration and the presets `smoke`, `quick`, `full`.
 
+use repro_core::Profile;
 use serde::{Deserialize, Serialize};
 
 pub use crate::datasets::Dataset;
@@ -42,7 +43,7 @@ pub struct MethodGrid {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentConfig {
     /// Preset name.
-    pub profile: String,
+    pub profile: Profile,
     /// Datasets with their settings.
     pub datasets: Vec<DatasetSettings>,
     /// Methods on every dataset.
@@ -92,7 +93,7 @@ impl ExperimentConfig {
     pub fn smoke() -> Self {
         let both = vec![Shift::Covariate, Shift::Concept];
         Self {
-            profile: "smoke".into(),
+            profile: Profile::Smoke,
             datasets: vec![
                 DatasetSettings {
                     dataset: Dataset::Cbas,
@@ -146,7 +147,7 @@ impl ExperimentConfig {
     pub fn quick() -> Self {
         let both = vec![Shift::Covariate, Shift::Concept];
         Self {
-            profile: "quick".into(),
+            profile: Profile::Quick,
             datasets: vec![
                 DatasetSettings {
                     dataset: Dataset::Cbas,
@@ -211,7 +212,7 @@ impl ExperimentConfig {
         };
         let gcn = vec![Backbone::Gcn];
         Self {
-            profile: "full".into(),
+            profile: Profile::Full,
             datasets: vec![
                 ds(Dataset::Cbas, &gcn_gat, 300, 2000, 3e-3, 20),
                 ds(Dataset::Csbm, &gcn, 128, 1000, 3e-3, 20),

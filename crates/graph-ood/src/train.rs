@@ -385,7 +385,7 @@ pub fn train_select(
 /// `‖W₁[spu rows]‖_F / ‖W₁‖_F` for a first-layer weight `[in_dim, hidden]`.
 pub fn spurious_norm_ratio(w1: Tensor<2>, spu_rows: std::ops::Range<usize>) -> f64 {
     let [rows, cols] = w1.dims();
-    let v: Vec<f32> = w1.into_data().try_to_vec::<f32>().unwrap_or_default();
+    let v = repro_core::host::to_vec(w1);
     let total: f64 = v.iter().map(|&a| f64::from(a).powi(2)).sum();
     let spu: f64 = spu_rows
         .filter(|&r| r < rows)
@@ -442,7 +442,7 @@ pub fn lra_premise(
     let e = EdgeIndex::new(g, device);
     let (_, h) = model.forward(g.x_tensor(device), &e, None);
     let [n, d] = h.dims();
-    let h: Vec<f32> = h.into_data().try_to_vec::<f32>().unwrap_or_default();
+    let h = repro_core::host::to_vec(h);
     let mut agg: Vec<f64> = h.iter().map(|&v| f64::from(v)).collect();
     let adj = g.out_neighbours();
     for _ in 0..layers {

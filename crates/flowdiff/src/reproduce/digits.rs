@@ -44,7 +44,8 @@ use crate::digits::{
 use crate::eval::psnr_per_image;
 use crate::flow::CondRealNvp;
 use crate::objective::GaussianPrior;
-use crate::rng::{Noise, to_tensor, to_vec};
+use repro_core::host::{matrix, to_vec};
+use repro_core::rng::Noise;
 
 /// Method rows of the E2 tables.
 pub const DIGITS_METHODS: [&str; 8] = [
@@ -278,9 +279,9 @@ pub(super) fn run_job(
     let op = job.corruption.operator()?;
     let op: &dyn ForwardOperator = op.as_ref();
     let (n_train, n_test) = (data.n_train(), data.n_test());
-    let x_train = to_tensor(data.train.clone(), n_train, PIXELS, &ad);
+    let x_train = matrix(data.train.clone(), n_train, PIXELS, &ad);
     let obs = corrupt(op, &CleanSamples(x_train.clone()), 1000 + seed)?;
-    let x_test = to_tensor(data.test.clone(), n_test, PIXELS, &plain);
+    let x_test = matrix(data.test.clone(), n_test, PIXELS, &plain);
     let y_test_t = corrupt(op, &CleanSamples(x_test), 2000 + seed)?.0;
     let n_agg = dc.n_gen.min(n_train);
     let b = Bench {
@@ -464,7 +465,7 @@ fn run_downstream(
         let op: &dyn ForwardOperator = op.as_ref();
         let salt = 100 * ti as u64;
         let observe = |x: &[f32], n: usize, s: u64| {
-            corrupt(op, &CleanSamples(to_tensor(x.to_vec(), n, PIXELS, &ad)), s)
+            corrupt(op, &CleanSamples(matrix(x.to_vec(), n, PIXELS, &ad)), s)
         };
         let y_val = observe(&x_val, ds.n_val, 8000 + seed + salt)?.0;
         let y_sc = observe(&x_sc, ds.n_test, 9000 + seed + salt)?.0;

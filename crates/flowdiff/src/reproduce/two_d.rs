@@ -20,7 +20,8 @@ use crate::eval::{
     sliced_w2,
 };
 use crate::flow::CondRealNvp;
-use crate::rng::{Noise, to_vec};
+use repro_core::host::to_vec;
+use repro_core::rng::Noise;
 
 /// Method names as they appear in results and tables.
 pub const METHODS: [&str; 7] = [
