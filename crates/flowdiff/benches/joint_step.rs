@@ -4,11 +4,11 @@
 
 use burn::tensor::Device;
 use repro_core::bench;
+use repro_core::rng::Noise;
 use repro_flowdiff::config::Dataset2d;
 use repro_flowdiff::config::ExperimentConfig;
 use repro_flowdiff::corruption::{CleanSamples, IdentityOp, corrupt};
 use repro_flowdiff::eval::sample_2d;
-use repro_core::rng::Noise;
 use repro_flowdiff::train::FlowDiffTrainer;
 
 fn main() {

@@ -321,8 +321,8 @@ pub fn corrupt(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use repro_core::linalg;
     use repro_core::host::{matrix, to_vec};
+    use repro_core::linalg;
 
     fn direct_blur(img: &[f64], h: usize, w: usize, k: &[f64]) -> Vec<f64> {
         // Plain 2-D correlation with zero padding (the kernel is symmetric, so it is also the

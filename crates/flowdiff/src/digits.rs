@@ -182,10 +182,7 @@ impl DigitsJudge {
     /// Predicted class of each image (`[n]`, argmax of the logits; ties: lowest class).
     pub fn predict(&self, x: &[f32]) -> Vec<u8> {
         let n = x.len() / PIXELS;
-        let logits = to_vec(
-            self.net
-                .logits(matrix(x.to_vec(), n, PIXELS, &self.device)),
-        );
+        let logits = to_vec(self.net.logits(matrix(x.to_vec(), n, PIXELS, &self.device)));
         logits
             .chunks(CLASSES)
             .map(|r| {

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::corruption::{CorruptionError, ForwardOperator, Observations};
 use crate::diffusion::{Denoiser, LogSnrSchedule, elbo_surrogate};
 use crate::flow::CondFlow;
-use repro_core::linalg;
 use repro_core::host::to_vec;
+use repro_core::linalg;
 use repro_core::rng::Noise;
 
 const LN_2PI: f64 = 1.837_877_066_409_345_3;

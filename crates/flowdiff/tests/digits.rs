@@ -5,6 +5,7 @@
 
 use burn::tensor::Device;
 use repro_core::device::seed_lock;
+use repro_core::host::{matrix, to_vec};
 use repro_core::{Options, Profile, Verdict};
 use repro_flowdiff::config::{DownstreamConfig, ExperimentConfig};
 use repro_flowdiff::corruption::{CleanSamples, ForwardOperator, IdentityOp, MatrixOp, corrupt};
@@ -12,7 +13,6 @@ use repro_flowdiff::digits::{DigitsData, DigitsJudge, JudgeConfig, PIXELS};
 use repro_flowdiff::eval::psnr_per_image;
 use repro_flowdiff::objective::GaussianPrior;
 use repro_flowdiff::reproduce::{digits::sample_sheets, run_config};
-use repro_core::host::{matrix, to_vec};
 
 #[test]
 fn judge_learns_the_clean_test_split() {

@@ -4,10 +4,10 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use repro_core::device::seed_lock;
+use repro_core::rng::Noise;
 use repro_flowdiff::config::{Dataset2d, FlowDiffConfig};
 use repro_flowdiff::corruption::{CleanSamples, IdentityOp, Observations, corrupt};
 use repro_flowdiff::eval::sample_2d;
-use repro_core::rng::Noise;
 use repro_flowdiff::train::FlowDiffTrainer;
 
 fn params<M: Module>(m: &M) -> Vec<u32> {
@@ -99,9 +99,9 @@ fn empty_observations_and_zero_batches_are_errors() {
 #[test]
 #[ignore]
 fn oracle_dm_at_full_steps() {
+    use repro_core::host::to_vec;
     use repro_flowdiff::diffusion::ddim_sample;
     use repro_flowdiff::eval::mmd2_rbf;
-    use repro_core::host::to_vec;
     use repro_flowdiff::train::train_dm;
     let _guard = seed_lock();
     let plain = Device::flex();
