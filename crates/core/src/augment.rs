@@ -4,6 +4,17 @@
 //! Images are row-major slices of 64 values (`x` is the column, `y` the row). Geometric
 //! maps sample the source with bilinear interpolation and fill outside pixels with 0.
 //! All randomness comes from [`SplitMix64`], so views are stable across crate versions.
+//!
+//! ```
+//! use repro_core::augment::{PIXELS, pixel_dropout};
+//! use repro_core::data::split::SplitMix64;
+//! let img = vec![1.0f32; PIXELS];
+//! let v = pixel_dropout(&img, 0.15, &mut SplitMix64::new(3))?;
+//! let kept = v.iter().filter(|&&p| p == 1.0).count();
+//! assert!(kept > 40 && kept < PIXELS); // about 85 % of 64
+//! assert_eq!(v, pixel_dropout(&img, 0.15, &mut SplitMix64::new(3))?);
+//! # Ok::<(), repro_core::augment::AugmentError>(())
+//! ```
 
 use crate::data::split::SplitMix64;
 
@@ -82,6 +93,68 @@ fn neighbourhood(img: &[f32], f: impl Fn(&[f64; 9]) -> f64) -> Vec<f32> {
         }
     }
     out
+}
+
+/// Bad augmentation settings.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AugmentError {
+    /// A probability outside `[0, 1]` (or NaN).
+    #[error("{what} = {value} is not a probability in [0, 1]")]
+    Probability {
+        /// Which setting.
+        what: &'static str,
+        /// Its value.
+        value: f64,
+    },
+}
+
+/// Per-pixel dropout: each value of `x` is set to 0 independently with probability `p`
+/// and kept unchanged otherwise (no `1 / (1 − p)` rescaling: an input augmentation, not
+/// `nn::Dropout`).
+///
+/// `x` is any row-major image or feature vector; for single-channel images (digits) a
+/// "pixel" is one value. For multi-channel images use [`pixel_dropout_channels`], which
+/// drops every channel of a pixel together. One `rng.next_f64()` is drawn per value, in
+/// order, so the mask depends only on the seed and `x.len()`.
+///
+/// # Errors
+/// [`AugmentError::Probability`] if `p` is not in `[0, 1]`.
+pub fn pixel_dropout(x: &[f32], p: f64, rng: &mut SplitMix64) -> Result<Vec<f32>, AugmentError> {
+    pixel_dropout_channels(x, 1, p, rng)
+}
+
+/// Per-pixel dropout of a channel-last image (`[pixels, channels]` row-major): each
+/// pixel is zeroed in all `channels` at once with probability `p`, one draw per pixel.
+///
+/// # Errors
+/// [`AugmentError::Probability`] if `p` is not in `[0, 1]`.
+///
+/// # Panics
+/// If `channels` is 0 or does not divide `x.len()` (a caller's layout bug).
+pub fn pixel_dropout_channels(
+    x: &[f32],
+    channels: usize,
+    p: f64,
+    rng: &mut SplitMix64,
+) -> Result<Vec<f32>, AugmentError> {
+    if !(0.0..=1.0).contains(&p) {
+        return Err(AugmentError::Probability {
+            what: "pixel dropout p",
+            value: p,
+        });
+    }
+    assert!(
+        channels > 0 && x.len().is_multiple_of(channels),
+        "pixel_dropout: {} values are not pixels of {channels} channels",
+        x.len()
+    );
+    let mut out = x.to_vec();
+    for px in out.chunks_mut(channels) {
+        if rng.next_f64() < p {
+            px.iter_mut().for_each(|v| *v = 0.0);
+        }
+    }
+    Ok(out)
 }
 
 /// Parameters of the random views used for contrastive learning on 8×8 digits.
@@ -207,5 +280,65 @@ mod tests {
         let b = random_view(&img, &ViewConfig::default(), &mut SplitMix64::new(1));
         assert_eq!(a, b);
         assert_eq!(a.len(), PIXELS);
+    }
+
+    #[test]
+    fn pixel_dropout_kept_fraction_and_determinism() {
+        let n = 100_000;
+        let x = vec![2.5f32; n];
+        let v = pixel_dropout(&x, 0.15, &mut SplitMix64::new(7)).unwrap();
+        // Values are either kept exactly or zeroed; never rescaled.
+        assert!(v.iter().all(|&a| a == 2.5 || a == 0.0));
+        let kept = v.iter().filter(|&&a| a == 2.5).count() as f64 / n as f64;
+        // Binomial std at n = 1e5, p = 0.85: 0.0011; allow 4.5 sigma.
+        assert!((kept - 0.85).abs() < 0.005, "{kept}");
+        assert_eq!(v, pixel_dropout(&x, 0.15, &mut SplitMix64::new(7)).unwrap());
+        assert_ne!(v, pixel_dropout(&x, 0.15, &mut SplitMix64::new(8)).unwrap());
+        // Edge probabilities.
+        assert_eq!(
+            pixel_dropout(&x[..64], 0.0, &mut SplitMix64::new(1)).unwrap(),
+            x[..64]
+        );
+        assert!(
+            pixel_dropout(&x[..64], 1.0, &mut SplitMix64::new(1))
+                .unwrap()
+                .iter()
+                .all(|&a| a == 0.0)
+        );
+    }
+
+    #[test]
+    fn pixel_dropout_mask_by_hand() {
+        // The mask is "draw < p" on the stream's values, in order.
+        let mut r = SplitMix64::new(42);
+        let draws: Vec<f64> = (0..PIXELS).map(|_| r.next_f64()).collect();
+        let img = sample_image();
+        let v = pixel_dropout(&img, 0.3, &mut SplitMix64::new(42)).unwrap();
+        for k in 0..PIXELS {
+            let want = if draws[k] < 0.3 { 0.0 } else { img[k] };
+            assert_eq!(v[k], want);
+        }
+    }
+
+    #[test]
+    fn channel_dropout_drops_whole_pixels() {
+        let x: Vec<f32> = (1..=3000).map(|v| v as f32).collect(); // 1000 pixels × 3
+        let v = pixel_dropout_channels(&x, 3, 0.5, &mut SplitMix64::new(3)).unwrap();
+        let mut dropped = 0;
+        for px in v.chunks(3) {
+            let zeros = px.iter().filter(|&&a| a == 0.0).count();
+            assert!(zeros == 0 || zeros == 3, "{px:?}");
+            dropped += usize::from(zeros == 3);
+        }
+        // Binomial(1000, ½): std 15.8.
+        assert!((dropped as i64 - 500).abs() < 80, "{dropped}");
+    }
+
+    #[test]
+    fn pixel_dropout_rejects_bad_p() {
+        for p in [-0.1, 1.5, f64::NAN] {
+            let err = pixel_dropout(&[1.0], p, &mut SplitMix64::new(0)).unwrap_err();
+            assert!(err.to_string().contains("not a probability"), "{err}");
+        }
     }
 }

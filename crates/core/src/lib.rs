@@ -7,11 +7,12 @@
 //! |---|---|
 //! | [`device`] | `cpu|flex|ndarray|wgpu|cuda[:N]` parsed into a Burn [`Device`](burn::tensor::Device), seeding, eager parameter initialisation |
 //! | [`data`] | the dataset registry, cache/mirror lookup with SHA-256 checks, typed parsers, the digits dataset and its fixed split |
-//! | [`train`] | pieces of a hand-written training loop: optimiser presets, LR schedules, model selection, early stopping, NaN guard, progress bars, checkpoints |
+//! | [`train`] | pieces of a hand-written training loop: optimiser presets (AdamW on matrices only), LR schedules, global-norm clipping, model selection, early stopping, NaN guard, progress bars, checkpoints |
 //! | [`metrics`], [`stats`] | accuracy, macro-F1, Pearson, Spearman, AUROC; mean, std and 95% CIs over seeds, paired differences |
 //! | [`nn`], [`lm`] | a small causal transformer (RoPE, causal / banded / explicit masks, FFN hooks) and token log-probabilities under full, truncated, chunked or banded contexts |
 //! | [`bench`](mod@bench) | a small timing harness whose `BENCH_JSON` lines `cargo xtask bench` compares with PyTorch twins |
-//! | [`loss`], [`probe`], [`augment`] | NT-Xent (InfoNCE) contrastive loss; linear probes on frozen features (SGD, fixed epochs, several label sets at once); 8×8 image augmentations and shifts |
+//! | [`loss`], [`probe`], [`augment`] | NT-Xent (InfoNCE) contrastive loss; linear probes on frozen features (SGD with cosine LR or full-batch Adam, fixed epochs, several label sets at once); 8×8 image augmentations, shifts and pixel dropout |
+//! | [`features`] | feature-space diagnostics: non-negative reparameterisations, semantic and top-k consistency, sparsity, active dimensions, effective rank, orthogonality |
 //! | [`experiment`] | a paper's descriptor, its job plan, a runner that resumes, shards and merges, typed results paired by seed |
 //! | [`rng`], [`linalg`], [`host`] | version-stable random numbers (SplitMix64, Box–Muller, Poisson, permutations, named streams); dense `f64` linear algebra with the one Jacobi eigensolver; host ↔ tensor conversions |
 //! | [`kmeans`], [`knn`], [`assignment`] | k-means (k-means++ on D² > 0, deduplicated points, restarts); k-NN classification and regression (cosine or Euclidean, plain or exp-weighted votes); the Hungarian method |
@@ -41,6 +42,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod experiment;
+pub mod features;
 pub mod host;
 pub mod kmeans;
 pub mod knn;

@@ -1,5 +1,7 @@
-//! Linear probes: softmax regression on frozen features, trained with minibatch SGD for
-//! a fixed number of epochs (no early stopping; the final epoch is evaluated).
+//! Linear probes: softmax regression on frozen features, trained for a fixed number of
+//! epochs or steps (no early stopping; the final weights are evaluated), with either
+//! optimiser of [`ProbeOptimizer`]: minibatch SGD with momentum and cosine decay (the
+//! default), or full-batch Adam at a constant learning rate (`cfg.epochs` = steps).
 //!
 //! Several label sets over the same features (say, one per label-noise rate) train as
 //! independent heads of one linear layer: the loss is the sum of the heads' mean
@@ -13,6 +15,11 @@
 //! let cfg = ProbeConfig { epochs: 50, batch_size: 2, ..ProbeConfig::default() };
 //! let (probe, _) = train_linear_probe(&[-1.0, 1.0], 1, &[0, 1], 2, &cfg, &Device::flex())?;
 //! assert_eq!(probe.predict(&[-2.0, 3.0]), vec![0, 1]);
+//! // Full-batch Adam, as "logistic regression, full batch, Adam lr 0.05, 300 steps,
+//! // weight decay 1e-4".
+//! let cfg = ProbeConfig::full_batch_adam(0.05, 300, 1e-4);
+//! let (probe, _) = train_linear_probe(&[-1.0, 1.0], 1, &[0, 1], 2, &cfg, &Device::flex())?;
+//! assert_eq!(probe.predict(&[-2.0, 3.0]), vec![0, 1]);
 //! # Ok::<(), repro_core::probe::ProbeError>(())
 //! ```
 
@@ -24,23 +31,61 @@ use serde::{Deserialize, Serialize};
 
 use crate::train::{LrSchedule, TrainError, ensure_finite, minibatches, optim};
 
+/// The optimiser of a linear probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeOptimizer {
+    /// Minibatch SGD (`torch.optim.SGD` with [`ProbeConfig::momentum`], dampening 0, L2
+    /// [`ProbeConfig::weight_decay`] added to the gradients) over shuffled minibatches of
+    /// [`ProbeConfig::batch_size`] drawn from [`ProbeConfig::seed`]; learning rate
+    /// [`ProbeConfig::lr`] with cosine decay to 0 over all steps, no warm-up.
+    #[default]
+    SgdCosine,
+    /// Full-batch Adam (`torch.optim.Adam`, betas (0.9, 0.999), eps 1e-8, L2
+    /// [`ProbeConfig::weight_decay`] added to the gradients) at the constant learning
+    /// rate [`ProbeConfig::lr`], one step per epoch, so [`ProbeConfig::epochs`] is the
+    /// number of steps. `batch_size`, `momentum` and `seed` are not used: the run is
+    /// deterministic without them.
+    FullBatchAdam,
+}
+
 /// Hyper-parameters of a linear probe. Every optimiser setting is explicit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeConfig {
-    /// Passes over the training set.
+    /// Passes over the training set (for [`ProbeOptimizer::FullBatchAdam`]: steps).
     pub epochs: usize,
-    /// Minibatch size (capped at the number of training items).
+    /// Minibatch size (capped at the number of training items; SGD only).
     pub batch_size: usize,
-    /// Peak learning rate; cosine decay to 0 over all steps, no warm-up.
+    /// Learning rate: the peak of the cosine schedule (SGD) or the constant rate (Adam).
     pub lr: f64,
-    /// SGD momentum (PyTorch convention, dampening 0, no Nesterov).
+    /// SGD momentum (PyTorch convention, dampening 0, no Nesterov; SGD only).
     pub momentum: f64,
-    /// L2 weight decay (added to the gradients, as `torch.optim.SGD`).
+    /// L2 weight decay (added to the gradients, as `torch.optim.SGD` / `torch.optim.Adam`;
+    /// applied to weights and biases alike). A loss written `CE + λ‖W‖²` is
+    /// `weight_decay = 2λ` here, up to the (here also decayed) bias.
     pub weight_decay: f32,
     /// Standardise features with the training mean and std (std < 1e-6 → 1) first.
     pub standardize: bool,
-    /// Seed of the minibatch order.
+    /// Seed of the minibatch order (SGD only).
     pub seed: u64,
+    /// The optimiser; configs written before it existed read as SGD.
+    #[serde(default)]
+    pub optimizer: ProbeOptimizer,
+}
+
+impl ProbeConfig {
+    /// Full-batch Adam at constant `lr` for `steps` steps with L2 `weight_decay`, on
+    /// standardised features (the logistic-regression probe of several specs).
+    pub fn full_batch_adam(lr: f64, steps: usize, weight_decay: f32) -> Self {
+        Self {
+            epochs: steps,
+            lr,
+            weight_decay,
+            momentum: 0.0,
+            optimizer: ProbeOptimizer::FullBatchAdam,
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for ProbeConfig {
@@ -55,6 +100,7 @@ impl Default for ProbeConfig {
             weight_decay: 0.0,
             standardize: true,
             seed: 0,
+            optimizer: ProbeOptimizer::SgdCosine,
         }
     }
 }
@@ -204,7 +250,8 @@ struct Heads {
 /// Trains one probe per label set on the same features (row-major `x`, `d` per row).
 ///
 /// Weights start at zero (the problem is convex; no random initialisation is needed),
-/// the minibatch order is drawn from `cfg.seed`, training runs on `device.autodiff()`.
+/// the minibatch order (SGD) is drawn from `cfg.seed`, training runs on
+/// `device.autodiff()`. Same inputs, same config: same probes, bit for bit.
 pub fn train_linear_probes(
     x: &[f32],
     d: usize,
@@ -255,35 +302,65 @@ pub fn train_linear_probes(
         weight: Param::from_tensor(Tensor::zeros([d, h * n_classes], &ad)),
         bias: Param::from_tensor(Tensor::zeros([h * n_classes], &ad)),
     };
-    let mut opt = optim::sgd(cfg.momentum, cfg.weight_decay).init();
-    let bs = cfg.batch_size.clamp(1, n);
-    let per_epoch = n.div_ceil(bs);
-    let schedule = LrSchedule::Cosine {
-        lr: cfg.lr,
-        min_lr: 0.0,
-        warmup: 0,
-        total: cfg.epochs * per_epoch,
+    // One minibatch step; returns the summed loss of the heads (for the epoch mean).
+    let step_on = |heads: Heads,
+                   opt: &mut burn::optim::ModuleOptimizer,
+                   rows: Option<&[usize]>,
+                   lr: f64,
+                   step: usize|
+     -> Result<(Heads, f64), ProbeError> {
+        let (xb, yb, b) = match rows {
+            Some(rows) => {
+                let idx: Vec<i64> = rows.iter().map(|&i| i as i64).collect();
+                let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [rows.len()]), &ad);
+                let xb = x_t.clone().select(0, idx.clone()); // [b, d]
+                let yb = y_t.clone().select(0, idx); // [b, h]
+                (xb, yb, rows.len())
+            }
+            None => (x_t.clone(), y_t.clone(), n),
+        };
+        let yb = yb.reshape([b, h, 1]); // [b, h, 1]
+        let logits = xb.matmul(heads.weight.val()) + heads.bias.val().unsqueeze::<2>();
+        let logits = logits.reshape([b, h, n_classes]); // [b, h, c]
+        let picked = log_softmax(logits, 2).gather(2, yb); // [b, h, 1]
+        let loss = picked.sum().neg() / b as f64;
+        let value = ensure_finite("probe loss", step, loss.clone().into_scalar::<f64>())?;
+        let grads = GradientsParams::from_grads(loss.backward(), &heads);
+        Ok((opt.step(lr, heads, grads), value))
     };
     let mut losses = Vec::with_capacity(cfg.epochs);
-    let mut step = 0;
-    for epoch in 0..cfg.epochs {
-        let mut total = 0.0;
-        let batches = minibatches(n, bs, cfg.seed.wrapping_mul(1_000_003) + epoch as u64);
-        for b in &batches {
-            let idx: Vec<i64> = b.iter().map(|&i| i as i64).collect();
-            let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [b.len()]), &ad);
-            let xb = x_t.clone().select(0, idx.clone()); // [b, d]
-            let yb = y_t.clone().select(0, idx).reshape([b.len(), h, 1]); // [b, h, 1]
-            let logits = xb.matmul(heads.weight.val()) + heads.bias.val().unsqueeze::<2>();
-            let logits = logits.reshape([b.len(), h, n_classes]); // [b, h, c]
-            let picked = log_softmax(logits, 2).gather(2, yb); // [b, h, 1]
-            let loss = picked.sum().neg() / b.len() as f64;
-            total += ensure_finite("probe loss", step, loss.clone().into_scalar::<f64>())?;
-            let grads = GradientsParams::from_grads(loss.backward(), &heads);
-            heads = opt.step(schedule.lr(step), heads, grads);
-            step += 1;
+    match cfg.optimizer {
+        ProbeOptimizer::SgdCosine => {
+            let mut opt = optim::sgd(cfg.momentum, cfg.weight_decay).init();
+            let bs = cfg.batch_size.clamp(1, n);
+            let per_epoch = n.div_ceil(bs);
+            let schedule = LrSchedule::Cosine {
+                lr: cfg.lr,
+                min_lr: 0.0,
+                warmup: 0,
+                total: cfg.epochs * per_epoch,
+            };
+            let mut step = 0;
+            for epoch in 0..cfg.epochs {
+                let mut total = 0.0;
+                let batches = minibatches(n, bs, cfg.seed.wrapping_mul(1_000_003) + epoch as u64);
+                for b in &batches {
+                    let (next, value) = step_on(heads, &mut opt, Some(b), schedule.lr(step), step)?;
+                    heads = next;
+                    total += value;
+                    step += 1;
+                }
+                losses.push(total / (batches.len() * h) as f64);
+            }
         }
-        losses.push(total / (batches.len() * h) as f64);
+        ProbeOptimizer::FullBatchAdam => {
+            let mut opt = optim::adam(cfg.weight_decay).init();
+            for step in 0..cfg.epochs {
+                let (next, value) = step_on(heads, &mut opt, None, cfg.lr, step)?;
+                heads = next;
+                losses.push(value / h as f64);
+            }
+        }
     }
     let w: Vec<f32> = heads
         .weight
@@ -401,5 +478,91 @@ mod tests {
         assert_eq!(s.mean, vec![2.0, 5.0]);
         assert_eq!(s.std, vec![1.0, 1.0]);
         assert_eq!(s.apply(&[3.0, 6.0]), vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn adam_first_step_by_hand() {
+        // x = (−1, 1), y = (0, 1), zero weights: p = ½ everywhere, so
+        // dL/dW[0, ·] = mean_i x_i (p_i − y_i) = (+½, −½), dL/db = (0, 0). Adam's first
+        // step is −lr·sign(g) (bias-corrected m/√v = ±1; 0 where g = 0).
+        let mut cfg = ProbeConfig::full_batch_adam(0.05, 1, 0.0);
+        cfg.standardize = false;
+        let (p, losses) =
+            train_linear_probe(&[-1.0, 1.0], 1, &[0, 1], 2, &cfg, &Device::flex()).unwrap();
+        assert!((p.weight[0] + 0.05).abs() < 1e-6 && (p.weight[1] - 0.05).abs() < 1e-6);
+        assert_eq!(p.bias, vec![0.0, 0.0]);
+        assert!((losses[0] - 2f64.ln()).abs() < 1e-6, "{losses:?}");
+    }
+
+    #[test]
+    fn adam_probe_learns_is_deterministic_and_heads_are_independent() {
+        let (x, y) = blobs(90, 3);
+        let y2: Vec<usize> = y.iter().map(|&c| (c + 2) % 3).collect();
+        let cfg = ProbeConfig::full_batch_adam(0.05, 100, 1e-4);
+        let d = Device::flex();
+        let (p, losses) = train_linear_probe(&x, 2, &y, 3, &cfg, &d).unwrap();
+        assert_eq!(p.accuracy(&x, &y), 1.0);
+        assert_eq!(losses.len(), 100);
+        assert!(losses[99] < 0.2 * losses[0], "{losses:?}");
+        // Full batch: the seed does not matter and reruns are bit-identical.
+        let other = ProbeConfig {
+            seed: 99,
+            batch_size: 7,
+            ..cfg.clone()
+        };
+        let (q, _) = train_linear_probe(&x, 2, &y, 3, &other, &d).unwrap();
+        assert_eq!(p, q);
+        let both = train_linear_probes(&x, 2, &[y2.clone(), y.clone()], 3, &cfg, &d).unwrap();
+        for (a, b) in both.probes[1].weight.iter().zip(&p.weight) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn sgd_is_the_default_and_old_configs_read_as_sgd() {
+        assert_eq!(ProbeConfig::default().optimizer, ProbeOptimizer::SgdCosine);
+        let old = r#"{"epochs": 3, "batch_size": 4, "lr": 0.1, "momentum": 0.9,
+            "weight_decay": 0.0, "standardize": true, "seed": 1}"#;
+        let cfg: ProbeConfig = serde_json::from_str(old).unwrap();
+        assert_eq!(cfg.optimizer, ProbeOptimizer::SgdCosine);
+        let json = serde_json::to_string(&ProbeConfig::full_batch_adam(0.01, 500, 1e-4)).unwrap();
+        assert!(json.contains(r#""optimizer":"full_batch_adam""#), "{json}");
+    }
+
+    #[test]
+    fn sgd_reruns_are_bit_identical() {
+        let (x, y) = blobs(30, 4);
+        let cfg = ProbeConfig {
+            epochs: 3,
+            batch_size: 8,
+            seed: 5,
+            ..ProbeConfig::default()
+        };
+        let d = Device::flex();
+        let a = train_linear_probe(&x, 2, &y, 3, &cfg, &d).unwrap().0;
+        let b = train_linear_probe(&x, 2, &y, 3, &cfg, &d).unwrap().0;
+        assert_eq!(a, b);
+        let c = train_linear_probe(&x, 2, &y, 3, &ProbeConfig { seed: 6, ..cfg }, &d)
+            .unwrap()
+            .0;
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn adam_weight_decay_shrinks_the_weights() {
+        // Separable data: without decay the weights keep growing; L2 decay bounds them.
+        let (x, y) = blobs(60, 5);
+        let d = Device::flex();
+        let norm = |wd: f32| {
+            let cfg = ProbeConfig::full_batch_adam(0.05, 200, wd);
+            let (p, _) = train_linear_probe(&x, 2, &y, 3, &cfg, &d).unwrap();
+            p.weight
+                .iter()
+                .map(|w| f64::from(*w).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        };
+        let (free, decayed) = (norm(0.0), norm(0.1));
+        assert!(decayed < 0.8 * free, "{decayed} vs {free}");
     }
 }

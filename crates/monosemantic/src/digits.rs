@@ -19,6 +19,7 @@ use repro_core::data::digits;
 use repro_core::data::split::stratified_split;
 use repro_core::device::{init_params_now, seed as seed_device};
 use repro_core::experiment::{JobProgress, Row};
+use repro_core::host;
 use repro_core::loss::l2_normalize_rows;
 use repro_core::metrics::{accuracy, argmax_rows};
 use repro_core::probe::{ProbeConfig, Standardizer, train_linear_probes};
@@ -98,21 +99,6 @@ pub(crate) fn load_data(cfg: &ExperimentConfig) -> anyhow::Result<Data> {
     })
 }
 
-fn tensor(x: &[f32], d: usize, device: &Device) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(x.to_vec(), [x.len() / d, d]), device)
-}
-
-fn host(x: Tensor<2>) -> anyhow::Result<Vec<f32>> {
-    x.into_data()
-        .try_to_vec::<f32>()
-        .map_err(|e| anyhow::anyhow!("tensor to host: {e:?}"))
-}
-
-fn index_tensor(idx: &[usize], device: &Device) -> Tensor<1, Int> {
-    let v: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
-    Tensor::from_data(TensorData::new(v, [idx.len()]), device)
-}
-
 /// SimCLR / NCL pretraining. Returns the trained encoder (autodiff device) and the loss of
 /// every step.
 fn pretrain(
@@ -159,7 +145,7 @@ fn pretrain(
                     views.extend(data.standardizer.apply(&v));
                 }
             }
-            let (_, z) = enc.forward(tensor(&views, PIX, &ad)); // [2b, d_proj]
+            let (_, z) = enc.forward(host::rows(&views, PIX, &ad)); // [2b, d_proj]
             let (z1, z2) = (z.clone().narrow(0, 0, bs), z.narrow(0, bs, bs));
             let loss =
                 contrastive_loss(z1, z2, kind, cfg.tau, cfg.with_var && kind != NonNeg::None);
@@ -199,12 +185,12 @@ fn train_sae(
     seed_device(&ad, seed.wrapping_add(0x5AE));
     let mut sae = init_params_now(TopKSaeConfig::new(d, cfg.sae_latent, cfg.sae_k).init(&ad)?);
     let mut opt = optim::adam(0.0).init();
-    let u = tensor(u_train, d, &ad);
+    let u = host::rows(u_train, d, &ad);
     let n = u_train.len() / d;
     let mut losses = Vec::new();
     for epoch in 0..cfg.sae_epochs {
         for batch in minibatches(n, cfg.batch_size.min(n), seed * 7_919 + epoch as u64) {
-            let ub = u.clone().select(0, index_tensor(&batch, &ad));
+            let ub = u.clone().select(0, host::indices(&batch, &ad));
             let (_, u_hat) = sae.forward(ub.clone());
             let loss = normalized_mse(u_hat, ub);
             losses.push(ensure_finite(
@@ -236,13 +222,15 @@ enum Source<'a> {
 
 impl Source<'_> {
     fn features(&self, x_std: &[f32], device: &Device) -> anyhow::Result<Vec<f32>> {
-        let z = |enc: &Encoder| enc.forward(tensor(x_std, PIX, device)).1;
+        let z = |enc: &Encoder| enc.forward(host::rows(x_std, PIX, device)).1;
         match self {
             Self::Pixels => Ok(x_std.to_vec()),
-            Self::Raw(enc) => host(z(enc)),
-            Self::Relu(enc) => host(relu(z(enc))),
-            Self::Sae(enc, sae) => host(sae.encode(l2_normalize_rows(z(enc), 1e-12))),
-            Self::Backbone(enc) => host(enc.backbone.forward(tensor(x_std, PIX, device))),
+            Self::Raw(enc) => Ok(host::to_vec(z(enc))),
+            Self::Relu(enc) => Ok(host::to_vec(relu(z(enc)))),
+            Self::Sae(enc, sae) => Ok(host::to_vec(sae.encode(l2_normalize_rows(z(enc), 1e-12)))),
+            Self::Backbone(enc) => Ok(host::to_vec(
+                enc.backbone.forward(host::rows(x_std, PIX, device)),
+            )),
         }
     }
 }
@@ -310,14 +298,18 @@ fn few_shot(
                 y.push(i64::from(data.y_train[i]));
             }
             let y = Tensor::<1, Int>::from_data(TensorData::new(y, [batch.len()]), &ad);
-            let loss = ce.forward(model.forward(tensor(&x, PIX, &ad)), y);
+            let loss = ce.forward(model.forward(host::rows(&x, PIX, &ad)), y);
             ensure_finite("few-shot loss", step, loss.clone().into_scalar::<f64>())?;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = opt.step(schedule.lr(step), model, grads);
             step += 1;
         }
     }
-    let pred = argmax_rows(model.valid().forward(tensor(&data.test_std, PIX, device)));
+    let pred = argmax_rows(
+        model
+            .valid()
+            .forward(host::rows(&data.test_std, PIX, device)),
+    );
     let truth: Vec<usize> = data.y_test.iter().map(|&y| y as usize).collect();
     Ok(accuracy(&pred, &truth))
 }
@@ -452,10 +444,10 @@ fn fit_sae(
     device: &Device,
     run: &mut SeedRun,
 ) -> anyhow::Result<TopKSae> {
-    let u_train = host(l2_normalize_rows(
-        cl.forward(tensor(&data.train_std, PIX, device)).1,
+    let u_train = host::to_vec(l2_normalize_rows(
+        cl.forward(host::rows(&data.train_std, PIX, device)).1,
         1e-12,
-    ))?;
+    ));
     let (sae, losses) = train_sae(cfg, &u_train, cfg.encoder[4], run.seed, device)?;
     let (first, last) = first_last10(&losses);
     run.results.push(

@@ -7,8 +7,9 @@
 //! # What is implemented
 //!
 //! - [`ncl`]: NCL, i.e. SimCLR with a non-negative map on the projector output:
-//!   [`ncl::NonNeg`] (`None` = CL, `Relu`, `RepRelu`), [`ncl::rep_relu`] (forward ReLU,
-//!   GELU gradient), [`ncl::ncl_codes`], the optional [`ncl::var_term`] and
+//!   [`ncl::NonNeg`] (`None` = CL, `Relu`, `RepRelu`) and [`ncl::rep_relu`] (forward ReLU,
+//!   GELU gradient), both re-exported from [`repro_core::features`], [`ncl::ncl_codes`],
+//!   the optional [`ncl::var_term`] and
 //!   [`ncl::contrastive_loss`]. The NT-Xent / InfoNCE loss itself is
 //!   [`repro_core::loss::nt_xent`] (shared with other crates).
 //! - [`sae`]: the TopK sparse autoencoder ([`sae::TopKSaeConfig`], [`sae::TopKSae`],
@@ -17,7 +18,9 @@
 //!   [`model::Method`], [`model::probe_features`] and the few-shot
 //!   [`model::FineTuneModel`]. Linear probes are [`repro_core::probe`] (shared).
 //! - [`metrics`]: ε-active and top-k semantic consistency, sparsity, effective rank
-//!   (Jacobi eigenvalues in f64), orthogonality, active dims ([`metrics::feature_stats`]).
+//!   (Jacobi eigenvalues in f64), orthogonality, active dims, from
+//!   [`repro_core::features`] (shared), gathered at this paper's thresholds by
+//!   [`metrics::feature_stats`].
 //! - [`noise`]: label noise to a uniformly chosen *other* class ([`noise::flip_labels`]),
 //!   Gaussian / uniform test-time input noise, few-shot subsets, synthetic shifts
 //!   ([`noise::Shift`]; the image operations are [`repro_core::augment`]).

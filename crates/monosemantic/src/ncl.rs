@@ -2,46 +2,10 @@
 //! projector output (Wang et al., ICLR 2024; the paper's intrinsic route).
 
 use burn::tensor::Tensor;
-use burn::tensor::activation::{gelu, relu};
 use repro_core::loss::{l2_normalize_rows, nt_xent};
-use serde::{Deserialize, Serialize};
 
-/// The non-negative map `σ₊` applied to the projector output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum NonNeg {
-    /// None: plain SimCLR (CL).
-    None,
-    /// `relu(z)`: the Beyond-Interpretability default.
-    Relu,
-    /// [`rep_relu`]: forward ReLU, GELU gradient (the non_neg CIFAR default).
-    RepRelu,
-}
-
-/// Reparameterised ReLU: `gelu(z) − stopgrad(gelu(z)) + stopgrad(relu(z))`.
-///
-/// The forward value is exactly `relu(z)` (`a − a = 0` in floating point); the gradient is
-/// GELU's, so no unit dies (PKU-ML/non_neg).
-///
-/// # Shapes
-/// - `z`: `[n, d]`
-/// - returns `[n, d]`
-pub fn rep_relu(z: Tensor<2>) -> Tensor<2> {
-    let g = gelu(z.clone());
-    g.clone() - g.detach() + relu(z).detach()
-}
-
-/// `σ₊(z)` for the chosen map (identity for [`NonNeg::None`]).
-///
-/// # Shapes
-/// - `z`: `[n, d]`
-/// - returns `[n, d]`
-pub fn non_neg(z: Tensor<2>, kind: NonNeg) -> Tensor<2> {
-    match kind {
-        NonNeg::None => z,
-        NonNeg::Relu => relu(z),
-        NonNeg::RepRelu => rep_relu(z),
-    }
-}
+/// The non-negative maps are [`repro_core::features`]'s (shared with other crates).
+pub use repro_core::features::{NonNeg, non_neg, rep_relu};
 
 /// NCL codes `u = σ₊(z) / max(‖σ₊(z)‖₂, 1e-12)`; all-zero rows stay zero (no NaN).
 ///
@@ -100,26 +64,6 @@ mod tests {
 
     fn vec(x: Tensor<2>) -> Vec<f32> {
         x.into_data().try_to_vec().unwrap()
-    }
-
-    #[test]
-    fn rep_relu_forward_is_relu_and_gradient_is_gelus() {
-        let d = Device::flex();
-        let z = [-1.0f32, 0.5, 0.0, -3.0, 2.0, 1e-3];
-        let a = vec(rep_relu(t(&z, [2, 3], &d)));
-        let b = vec(relu(t(&z, [2, 3], &d)));
-        assert_eq!(
-            a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-        );
-        let ad = Device::flex().autodiff();
-        let x = t(&[-1.0, 0.5], [1, 2], &ad).require_grad();
-        let grads = rep_relu(x.clone()).sum().backward();
-        let g = vec(x.grad(&grads).unwrap());
-        // gelu'(z) = Φ(z) + z φ(z): Φ(−1) − φ(−1) = 0.158655 − 0.241971 = −0.0833155;
-        // Φ(0.5) + 0.5 φ(0.5) = 0.691462 + 0.5 · 0.352065 = 0.8674951.
-        assert!((g[0] + 0.0833155).abs() < 1e-5, "{g:?}");
-        assert!((g[1] - 0.8674951).abs() < 1e-5, "{g:?}");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! Burn's `Learner` is not used (it pulls in ~57 crates and changes between releases).
 //! A paper crate writes its loop and takes from here:
 //!
-//! - [`optim`]: optimiser presets with PyTorch's defaults spelled out;
+//! - [`optim`]: optimiser presets with PyTorch's defaults spelled out, global-norm
+//!   gradient clipping, AdamW that decays weight matrices only;
 //! - [`LrSchedule`]: stateless learning-rate schedules (resuming needs only the step);
 //! - [`BestTracker`] (model selection by a validation metric) and [`EarlyStopping`];
 //! - [`ensure_finite`]: stop with a clear message on a NaN or infinite loss;
@@ -39,6 +40,9 @@ pub enum TrainError {
         /// The value.
         value: f64,
     },
+    /// A training setting is out of its range (say, a non-positive clipping norm).
+    #[error("invalid training setting: {0}")]
+    InvalidSetting(String),
 }
 
 /// Fails with [`TrainError::NonFinite`] when `value` is NaN or infinite.
