@@ -18,7 +18,7 @@
 //! | [`kmeans`], [`knn`], [`assignment`] | k-means (k-means++ on D² > 0, deduplicated points, restarts); k-NN classification and regression (cosine or Euclidean, plain or exp-weighted votes); the Hungarian method |
 //! | [`patch`] | `patchify` / `unpatchify`, MAE's 2-D sin-cos position table, random masking with a fixed kept count |
 //! | [`special`] | `lgamma`, `digamma`, the regularised incomplete gamma `P`/`Q` (χ² tails); `lgamma` as a differentiable tensor op |
-//! | [`report`] | claims with verdicts decided by code, and the `report.json` / `report.md` / SVG report |
+//! | [`report`] | claims with verdicts decided by code, and the `report.json` / `report.md` / SVG report (line, scatter, bar, heatmap and image-grid plots) |
 //!
 //! Library code and tests use [`Device::flex()`](burn::tensor::Device::flex) (pure-Rust CPU)
 //! explicitly; only the `xtask` edge picks a device from a flag.

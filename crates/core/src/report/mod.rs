@@ -18,6 +18,7 @@
 //! atomically (temporary file, then rename).
 
 mod plot;
+mod svg;
 mod write;
 
 use std::collections::BTreeMap;
@@ -30,7 +31,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use plot::{Plot, PlotKind, Series};
+pub use plot::{GridImage, Plot, PlotKind, Series};
 pub use write::write_atomic;
 
 /// How much of an experiment a run does.

@@ -1,17 +1,58 @@
-//! SVG plots (plotters): line plots with optional error bars, and scatter plots.
+//! SVG plots: line plots with optional error bars and scatter plots (drawn with plotters),
+//! and horizontal bar charts, heatmaps and image grids (written as SVG directly).
+//!
+//! ```
+//! use repro_core::report::Plot;
+//! let bars = Plot::bar("prevalence", "Issues per category", "share of issues", &["model", "data"])
+//!     .bars("project A", vec![0.6, 0.4])
+//!     .bars("project B", vec![0.3, 0.7]);
+//! assert!(bars.to_svg()?.contains("project B"));
+//! let heat = Plot::heatmap(
+//!     "confusion", "Confusion matrix", "predicted", "true",
+//!     &["bug", "feature"], &["bug", "feature"], vec![vec![40.0, 2.0], vec![5.0, 53.0]],
+//! );
+//! assert!(heat.to_svg()?.contains(">53<"));
+//! let grid = Plot::image_grid("samples", "Samples", 2)
+//!     .image("a", 2, 2, vec![0.0, 1.0, 1.0, 0.0])
+//!     .image("b", 2, 2, vec![1.0, 0.0, 0.0, 1.0]);
+//! assert!(grid.to_svg()?.contains("<rect"));
+//! # Ok::<(), anyhow::Error>(())
+//! ```
 
 use anyhow::anyhow;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// Line or scatter.
+/// What a [`Plot`] draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum PlotKind {
     /// Points joined in order of x, with markers.
     Line,
     /// Markers only.
     Scatter,
+    /// Horizontal bars, one row per entry of [`Plot::categories`], one bar per series
+    /// (series point `(i, v)` is the bar of category `i`; `y_err` gives whiskers).
+    Bar,
+    /// A matrix of coloured cells: [`Plot::cells`] has one row per [`Plot::rows`] entry
+    /// and one column per [`Plot::categories`] entry, each cell annotated with its value.
+    Heatmap,
+    /// Grey-scale images ([`Plot::images`]) in rows of [`Plot::columns`].
+    ImageGrid,
+}
+
+/// One grey-scale image of an image grid: `pixels` row-major, `width × height` values in
+/// `[0, 1]` (0 black, 1 white; values outside are clamped, non-finite ones drawn red).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GridImage {
+    /// Caption under the image.
+    pub label: String,
+    /// Columns of pixels.
+    pub width: usize,
+    /// Rows of pixels.
+    pub height: usize,
+    /// `height * width` values, row-major.
+    pub pixels: Vec<f64>,
 }
 
 /// One named series of `(x, y)` points, with optional symmetric y error bars.
@@ -37,14 +78,33 @@ pub struct Plot {
     pub x_label: String,
     /// y-axis label.
     pub y_label: String,
-    /// Line or scatter.
+    /// What is drawn.
     pub kind: PlotKind,
-    /// The series.
+    /// The series (line, scatter and bar plots).
     pub series: Vec<Series>,
+    /// Category names: the bars' rows, or the heatmap's columns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+    /// The heatmap's row names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<String>,
+    /// The heatmap's values, `rows.len()` rows of `categories.len()` values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cells: Vec<Vec<f64>>,
+    /// The image grid's images.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<GridImage>,
+    /// Images per row of an image grid.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub columns: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Tableau 10, readable on white and for most colour-vision deficiencies.
-const COLORS: [RGBColor; 10] = [
+pub(super) const COLORS: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -66,6 +126,11 @@ impl Plot {
             y_label: y_label.into(),
             kind,
             series: Vec::new(),
+            categories: Vec::new(),
+            rows: Vec::new(),
+            cells: Vec::new(),
+            images: Vec::new(),
+            columns: 0,
         }
     }
 
@@ -77,6 +142,70 @@ impl Plot {
     /// An empty scatter plot.
     pub fn scatter(name: &str, title: &str, x_label: &str, y_label: &str) -> Self {
         Self::new(PlotKind::Scatter, name, title, x_label, y_label)
+    }
+
+    /// An empty horizontal bar chart with one row per category; add series with
+    /// [`Plot::bars`]. `value_label` names the bars' axis, `category_label` the rows.
+    pub fn bar(name: &str, title: &str, value_label: &str, categories: &[&str]) -> Self {
+        let mut p = Self::new(PlotKind::Bar, name, title, value_label, "");
+        p.categories = categories.iter().map(|c| c.to_string()).collect();
+        p
+    }
+
+    /// Adds a bar series: `values[i]` is the bar of category `i`.
+    pub fn bars(self, name: &str, values: Vec<f64>) -> Self {
+        let points = values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (i as f64, v))
+            .collect();
+        self.series(name, points)
+    }
+
+    /// Adds a bar series with whiskers (`err[i]` is the half-width at category `i`).
+    pub fn bars_with_err(self, name: &str, values: Vec<f64>, err: Vec<f64>) -> Self {
+        let points = values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (i as f64, v))
+            .collect();
+        self.series_with_err(name, points, err)
+    }
+
+    /// A heatmap of `cells` (`rows.len()` rows of `columns.len()` values); `x_label` names
+    /// the columns, `y_label` the rows. Shapes are checked when rendered.
+    pub fn heatmap(
+        name: &str,
+        title: &str,
+        x_label: &str,
+        y_label: &str,
+        columns: &[&str],
+        rows: &[&str],
+        cells: Vec<Vec<f64>>,
+    ) -> Self {
+        let mut p = Self::new(PlotKind::Heatmap, name, title, x_label, y_label);
+        p.categories = columns.iter().map(|c| c.to_string()).collect();
+        p.rows = rows.iter().map(|r| r.to_string()).collect();
+        p.cells = cells;
+        p
+    }
+
+    /// An empty image grid with `columns` images per row; add images with [`Plot::image`].
+    pub fn image_grid(name: &str, title: &str, columns: usize) -> Self {
+        let mut p = Self::new(PlotKind::ImageGrid, name, title, "", "");
+        p.columns = columns;
+        p
+    }
+
+    /// Adds a grey-scale image (`pixels` row-major, `height * width` values in `[0, 1]`).
+    pub fn image(mut self, label: &str, width: usize, height: usize, pixels: Vec<f64>) -> Self {
+        self.images.push(GridImage {
+            label: label.into(),
+            width,
+            height,
+            pixels,
+        });
+        self
     }
 
     /// Adds a series.
@@ -99,8 +228,18 @@ impl Plot {
         self
     }
 
-    /// Renders the plot as an SVG document. Non-finite points are left out.
+    /// Renders the plot as an SVG document. Non-finite points are left out; a heatmap or
+    /// bar chart whose shapes do not match its labels is an error naming the plot.
     pub fn to_svg(&self) -> anyhow::Result<String> {
+        match self.kind {
+            PlotKind::Line | PlotKind::Scatter => self.xy_svg(),
+            PlotKind::Bar => super::svg::bars(self),
+            PlotKind::Heatmap => super::svg::heatmap(self),
+            PlotKind::ImageGrid => super::svg::image_grid(self),
+        }
+    }
+
+    fn xy_svg(&self) -> anyhow::Result<String> {
         let finite = |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite();
         let mut xs = Vec::new();
         let mut ys = Vec::new();
