@@ -9,6 +9,7 @@ pub const PAPERS: &[Paper] = &[
     repro_long_context::PAPER,
     repro_monosemantic::PAPER,
     repro_flowdiff::PAPER,
+    repro_llm_issues::PAPER,
 ];
 
 /// Finds a paper by name, with a helpful error.
