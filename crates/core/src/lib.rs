@@ -14,7 +14,7 @@
 //! | [`loss`], [`probe`], [`augment`] | NT-Xent (InfoNCE) contrastive loss; linear probes on frozen features (SGD with cosine LR or full-batch Adam, fixed epochs, several label sets at once); 8×8 image augmentations, shifts and pixel dropout |
 //! | [`features`] | feature-space diagnostics: non-negative reparameterisations, semantic and top-k consistency, sparsity, active dimensions, effective rank, orthogonality |
 //! | [`experiment`] | a paper's descriptor, its job plan, a runner that resumes, shards and merges, typed results paired by seed |
-//! | [`rng`], [`linalg`], [`host`] | version-stable random numbers (SplitMix64, Box–Muller, Poisson, permutations, named streams); dense `f64` linear algebra with the one Jacobi eigensolver; host ↔ tensor conversions |
+//! | [`rng`], [`linalg`], [`host`], [`params`] | version-stable random numbers (SplitMix64, Box–Muller, Poisson, permutations, named streams); dense `f64` linear algebra with the one Jacobi eigensolver; host ↔ tensor conversions; parameters flattened in module order, EMA of a module |
 //! | [`kmeans`], [`knn`], [`assignment`] | k-means (k-means++ on D² > 0, deduplicated points, restarts); k-NN classification and regression (cosine or Euclidean, plain or exp-weighted votes); the Hungarian method |
 //! | [`patch`] | `patchify` / `unpatchify`, MAE's 2-D sin-cos position table, random masking with a fixed kept count |
 //! | [`special`] | `lgamma`, `digamma`, the regularised incomplete gamma `P`/`Q` (χ² tails); `lgamma` as a differentiable tensor op |
@@ -51,6 +51,7 @@ pub mod lm;
 pub mod loss;
 pub mod metrics;
 pub mod nn;
+pub mod params;
 pub mod patch;
 pub mod probe;
 pub mod report;

@@ -3,12 +3,12 @@
 //! surrogate `l_theta(x)` used as the flow's prior term, DDIM sampling and a DPS solver for
 //! downstream inverse problems.
 
-use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{sigmoid, silu};
+use burn::tensor::activation::sigmoid;
 use serde::{Deserialize, Serialize};
 
 use crate::corruption::ForwardOperator;
+use repro_core::nn::mlp::{Activation, Mlp, MlpConfig};
 use repro_core::rng::Noise;
 
 /// `lambda(t) = lambda_max + t (lambda_min - lambda_max)`, `alpha^2 = sigmoid(lambda)`,
@@ -127,25 +127,19 @@ pub struct MlpDenoiserConfig {
 /// `x0^`, which ruins DDIM on 64-d digits. Losses and samplers only see `eps^`.
 #[derive(Module, Debug)]
 pub struct MlpDenoiser {
-    layers: Vec<Linear>,
-    out: Linear,
+    net: Mlp,
     sigma_data: f32,
 }
 
 impl MlpDenoiserConfig {
     /// Builds the denoiser on `device`.
     pub fn init(&self, device: &Device) -> MlpDenoiser {
-        let mut width = self.dim + EMB_DIM;
-        let layers = (0..self.layers)
-            .map(|_| {
-                let l = LinearConfig::new(width, self.hidden).init(device);
-                width = self.hidden;
-                l
-            })
-            .collect();
         MlpDenoiser {
-            layers,
-            out: LinearConfig::new(width, self.dim).init(device),
+            net: MlpConfig::new(self.dim + EMB_DIM, self.dim)
+                .with_hidden(self.hidden)
+                .with_n_hidden(self.layers)
+                .with_activation(Activation::Silu)
+                .init(device),
             sigma_data: self.sigma_data,
         }
     }
@@ -169,11 +163,8 @@ impl Denoiser for MlpDenoiser {
 
 impl MlpDenoiser {
     fn net(&self, x: Tensor<2>, lambda: Tensor<1>) -> Tensor<2> {
-        let mut a = Tensor::cat(vec![x, time_embedding(lambda)], 1); // [n, d + 9]
-        for l in &self.layers {
-            a = silu(l.forward(a));
-        }
-        self.out.forward(a)
+        self.net
+            .forward(Tensor::cat(vec![x, time_embedding(lambda)], 1)) // [n, d + 9] -> [n, d]
     }
 }
 

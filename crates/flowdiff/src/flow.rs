@@ -9,11 +9,10 @@
 //! the same function class, written without gathers.
 
 use burn::module::Param;
-use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::silu;
 use serde::{Deserialize, Serialize};
 
+use repro_core::nn::mlp::{Activation, Mlp, MlpConfig};
 use repro_core::rng::Noise;
 
 /// A conditional flow `x = G(z; y)` with an exact log-determinant.
@@ -92,8 +91,7 @@ pub struct CondRealNvpConfig {
 /// One affine coupling: kept coordinates pass through, the others are scaled and shifted.
 #[derive(Module, Debug)]
 pub struct Coupling {
-    layers: Vec<Linear>,
-    out: Linear,
+    net: Mlp,
     mask: Vec<f32>,
     bound: f32,
 }
@@ -107,11 +105,7 @@ impl Coupling {
         let [n, d] = h.dims();
         let m = self.mask_tensor(&h.device());
         let free = m.clone().neg() + 1.0; // [1, d]
-        let mut a = Tensor::cat(vec![h * m, y], 1); // [n, d + cond]
-        for l in &self.layers {
-            a = silu(l.forward(a));
-        }
-        let o = self.out.forward(a); // [n, 2d]
+        let o = self.net.forward(Tensor::cat(vec![h * m, y], 1)); // [n, d + cond] -> [n, 2d]
         let raw = o.clone().narrow(1, 0, d);
         let shift = o.narrow(1, d, d);
         let log_s = bounded_log_scale(raw, self.bound) * free.clone();
@@ -173,21 +167,14 @@ impl CondRealNvpConfig {
         let d = self.dim;
         let couplings = (0..self.n_couplings)
             .map(|k| {
-                let mut width = d + self.cond_dim;
-                let layers = (0..self.hidden_layers)
-                    .map(|_| {
-                        let l = LinearConfig::new(width, self.hidden).init(device);
-                        width = self.hidden;
-                        l
-                    })
-                    .collect();
-                let mut out = LinearConfig::new(width, 2 * d);
-                if self.zero_init {
-                    out = out.with_initializer(Initializer::Zeros);
-                }
+                let net = MlpConfig::new(d + self.cond_dim, 2 * d)
+                    .with_hidden(self.hidden)
+                    .with_n_hidden(self.hidden_layers)
+                    .with_activation(Activation::Silu)
+                    .with_zero_out(self.zero_init)
+                    .init(device);
                 Coupling {
-                    layers,
-                    out: out.init(device),
+                    net,
                     mask: self.mask.mask(d, k),
                     bound: self.scale_bound,
                 }

@@ -6,7 +6,6 @@
 //! L_flow(phi) = E_y E_z [ ||y - f(x)||^2 / (2 sigma^2) + w l_theta(x) - log|det dx/dz| ],  x = G_phi(z; y)
 //! ```
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -285,54 +284,13 @@ pub fn flow_loss_with_z<D: Denoiser>(
     }
 }
 
-/// `ema <- decay * ema + (1 - decay) * online`, parameter by parameter in module order.
-///
-/// # Panics
-/// If the two modules have different numbers of parameters (not the same architecture).
-pub fn ema_update<M: Module>(ema: M, online: &M, decay: f32) -> M {
-    struct Collect(Vec<Tensor<1>>);
-    impl ModuleVisitor for Collect {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let t = param.val().detach();
-            let n = t.shape().num_elements();
-            self.0.push(t.reshape([n]));
-        }
-    }
-    struct Blend {
-        online: Vec<Tensor<1>>,
-        next: usize,
-        decay: f32,
-    }
-    impl ModuleMapper for Blend {
-        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-            let o = self.online[self.next].clone();
-            self.next += 1;
-            let decay = self.decay;
-            param.map(|t| {
-                let dims = t.dims();
-                (t.detach() * decay + o.reshape(dims) * (1.0 - decay)).detach()
-            })
-        }
-    }
-    let mut c = Collect(Vec::new());
-    online.visit(&mut c);
-    let n = c.0.len();
-    let mut b = Blend {
-        online: c.0,
-        next: 0,
-        decay,
-    };
-    let out = ema.map(&mut b);
-    assert_eq!(b.next, n, "ema_update: parameter counts differ");
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::corruption::IdentityOp;
     use crate::diffusion::MlpDenoiser;
-    use crate::diffusion::MlpDenoiserConfig;
+    use burn::module::Param;
+
     use crate::flow::CondRealNvpConfig;
 
     /// `x = 0.8 y + sqrt(0.2) z`: the exact posterior of `N(0, I)` under `sigma = 0.5` noise.
@@ -448,34 +406,6 @@ mod tests {
                 let want = cy[i * 2 + j] - if i == j { 0.25 } else { 0.0 };
                 assert!((fit.cov[i * 2 + j] - want).abs() < 1e-9);
             }
-        }
-    }
-
-    #[test]
-    fn ema_with_decay_zero_copies_and_one_keeps() {
-        let device = Device::flex();
-        let a = repro_core::device::init_params_now(
-            MlpDenoiserConfig::new(2).with_hidden(8).init(&device),
-        );
-        let b = repro_core::device::init_params_now(
-            MlpDenoiserConfig::new(2).with_hidden(8).init(&device),
-        );
-        let flat = |m: &MlpDenoiser| {
-            struct C(Vec<f32>);
-            impl ModuleVisitor for C {
-                fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-                    self.0.extend(to_vec(p.val()));
-                }
-            }
-            let mut c = C(Vec::new());
-            m.visit(&mut c);
-            c.0
-        };
-        assert_eq!(flat(&ema_update(a.clone(), &b, 0.0)), flat(&b));
-        assert_eq!(flat(&ema_update(a.clone(), &b, 1.0)), flat(&a));
-        let half = flat(&ema_update(a.clone(), &b, 0.5));
-        for ((h, x), y) in half.iter().zip(flat(&a)).zip(flat(&b)) {
-            assert!((h - 0.5 * (x + y)).abs() < 1e-6);
         }
     }
 }

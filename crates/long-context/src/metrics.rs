@@ -265,6 +265,7 @@ pub fn corpus_long_ppl(
 mod tests {
     use super::*;
     use burn::tensor::{Device, TensorData};
+    use repro_core::params::flatten_grads;
 
     fn t2(v: Vec<f32>, shape: [usize; 2]) -> Tensor<2> {
         Tensor::from_data(TensorData::new(v, shape), &Device::flex())
@@ -371,24 +372,9 @@ mod tests {
         let g1 = longce_loss(logits, ids.clone(), w1).backward();
         let logits = m.logits(ids.clone().slice([0..b, 0..t - 1]), 0, &AttnMask::Causal);
         let g2 = longce_loss(logits, ids, c).backward();
-        let (a, b2) = (param_grads(&m, &g1), param_grads(&m, &g2));
+        let (a, b2) = (flatten_grads(&m, &g1), flatten_grads(&m, &g2));
         assert!(!a.is_empty() && a.iter().any(|x| *x != 0.0));
         assert_eq!(a, b2);
-    }
-
-    /// Every parameter's gradient, flattened in module order.
-    fn param_grads<M: burn::module::Module>(m: &M, grads: &burn::tensor::Gradients) -> Vec<f32> {
-        struct Collect<'a>(&'a burn::tensor::Gradients, Vec<f32>);
-        impl burn::module::ModuleVisitor for Collect<'_> {
-            fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
-                if let Some(g) = p.val().grad(self.0) {
-                    self.1.extend(g.into_data().iter::<f32>());
-                }
-            }
-        }
-        let mut c = Collect(grads, Vec::new());
-        m.visit(&mut c);
-        c.1
     }
 
     #[test]

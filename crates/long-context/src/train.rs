@@ -288,25 +288,12 @@ pub fn train_on(
 mod tests {
     use super::*;
     use repro_core::device::{init_params_now, seed};
+    use repro_core::params::flatten;
     use repro_core::testing::TempDir;
 
     fn fresh(cfg: &ExperimentConfig, device: &Device) -> Decoder {
         seed(device, 3);
         init_params_now(decoder_config(cfg).init(device))
-    }
-
-    /// Every parameter value, in visiting order (burnpack bytes also hold parameter ids,
-    /// which differ between two models).
-    fn params(m: &Decoder) -> Vec<f32> {
-        struct Collect(Vec<f32>);
-        impl burn::module::ModuleVisitor for Collect {
-            fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
-                self.0.extend(p.val().into_data().iter::<f32>());
-            }
-        }
-        let mut c = Collect(Vec::new());
-        m.visit(&mut c);
-        c.0
     }
 
     #[test]
@@ -364,11 +351,11 @@ mod tests {
         assert!(crashed.is_err());
         let resumed = train(fresh(&cfg, &device), &device, &cfg, &chain, &spec, &hooks).unwrap();
         assert_eq!(resumed.losses, straight.losses);
-        assert_eq!(params(&resumed.model), params(&straight.model));
+        assert_eq!(flatten(&resumed.model), flatten(&straight.model));
         let steps = |t: &Trained| t.snapshots.iter().map(|(k, _)| *k).collect::<Vec<_>>();
         assert_eq!(steps(&resumed), steps(&straight));
         for ((_, a), (_, b)) in resumed.snapshots.iter().zip(&straight.snapshots) {
-            assert_eq!(params(a), params(b));
+            assert_eq!(flatten(a), flatten(b));
         }
     }
 }

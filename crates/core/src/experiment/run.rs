@@ -1,7 +1,7 @@
 //! Running a plan: job files, fingerprints, resume, shards and merge.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -400,20 +400,25 @@ impl<'a> Runner<'a> {
                 reused += usize::from(slot.is_some());
             }
         }
-        let todo: Vec<usize> = mine
+        let mut pending: Vec<usize> = mine
             .iter()
             .copied()
             .filter(|&i| outputs[i].is_none())
             .collect();
-        let total: u64 = todo.iter().map(|&i| plan.jobs()[i].weight).sum();
-        let bar =
-            crate::train::progress_bar(total, &format!("{} jobs", plan.paper()), opts.progress);
+        let total: u64 = pending.iter().map(|&i| plan.jobs()[i].weight).sum();
+        let waves = Waves {
+            bar: crate::train::progress_bar(
+                total,
+                &format!("{} jobs", plan.paper()),
+                opts.progress,
+            ),
+            dir: dir.as_deref(),
+            kill_after: std::env::var(KILL_AFTER_ENV)
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok()),
+            stored: AtomicUsize::new(0),
+        };
         let mut ran = 0;
-        let kill_after = std::env::var(KILL_AFTER_ENV)
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok());
-        let stored = std::sync::atomic::AtomicUsize::new(0);
-        let mut pending = todo;
         while !pending.is_empty() {
             // The jobs whose dependencies all have outputs.
             let (ready, rest): (Vec<usize>, Vec<usize>) = pending.iter().partition(|&&i| {
@@ -429,49 +434,13 @@ impl<'a> Runner<'a> {
                     stuck.id
                 );
             }
-            let wave: Vec<usize> = if self.parallel {
-                ready.clone()
+            let wave = if self.parallel {
+                &ready[..]
             } else {
-                vec![ready[0]]
-            };
-            let run_one = |i: usize| -> Finished<T> {
-                let job = &plan.jobs()[i];
-                let ctx = Ctx {
-                    job,
-                    plan,
-                    outputs: &outputs,
-                    progress: JobProgress {
-                        bar: bar.clone(),
-                        weight: job.weight,
-                        done: AtomicU64::new(0),
-                    },
-                    checkpoint: dir.as_ref().map(|d| self.paths(d, i).2),
-                };
-                let t = Instant::now();
-                let r = f(job, &ctx).with_context(|| format!("job `{}`", job.id));
-                ctx.progress.finish();
-                // Stored as soon as it finishes, even while the rest of a parallel wave
-                // runs: a killed run loses only the jobs in flight.
-                let r = r.and_then(|o| {
-                    if let Some(d) = &dir {
-                        self.store(d, i, &o, t.elapsed().as_secs_f64())?;
-                    }
-                    let n = stored.fetch_add(1, Ordering::SeqCst) + 1;
-                    if kill_after.is_some_and(|k| n >= k) {
-                        // Test hook: die like a SIGKILL (no unwinding, no cleanup).
-                        std::process::abort();
-                    }
-                    Ok(o)
-                });
-                (i, r)
-            };
-            let finished: Vec<Finished<T>> = if self.parallel {
-                wave.par_iter().map(|&i| run_one(i)).collect()
-            } else {
-                wave.iter().map(|&i| run_one(i)).collect()
+                &ready[..1]
             };
             let mut first_err = None;
-            for (i, r) in finished {
+            for (i, r) in self.run_wave(wave, &f, &outputs, &waves) {
                 match r {
                     Ok(o) => {
                         outputs[i] = Some(o);
@@ -483,51 +452,123 @@ impl<'a> Runner<'a> {
                 }
             }
             if let Some(e) = first_err {
-                bar.abandon();
+                waves.bar.abandon();
                 return Err(e);
             }
             pending.retain(|i| outputs[*i].is_none());
         }
-        bar.finish_and_clear();
+        waves.bar.finish_and_clear();
+        self.outcome(outputs, ran, reused, dir.as_deref())
+    }
+
+    /// Runs one wave of ready jobs (side by side when the runner is parallel), storing each
+    /// result as soon as it finishes.
+    fn run_wave<T, F>(
+        &self,
+        wave: &[usize],
+        f: &F,
+        outputs: &[Option<JobOutput<T>>],
+        w: &Waves<'_>,
+    ) -> Vec<Finished<T>>
+    where
+        T: Serialize + DeserializeOwned + Send + Sync,
+        F: Fn(&Job, &Ctx<'_, T>) -> anyhow::Result<JobOutput<T>> + Sync,
+    {
+        let plan = self.plan;
+        let run_one = |i: usize| -> Finished<T> {
+            let job = &plan.jobs()[i];
+            let ctx = Ctx {
+                job,
+                plan,
+                outputs,
+                progress: JobProgress {
+                    bar: w.bar.clone(),
+                    weight: job.weight,
+                    done: AtomicU64::new(0),
+                },
+                checkpoint: w.dir.map(|d| self.paths(d, i).2),
+            };
+            let t = Instant::now();
+            let r = f(job, &ctx).with_context(|| format!("job `{}`", job.id));
+            ctx.progress.finish();
+            // Stored as soon as it finishes, even while the rest of a parallel wave runs: a
+            // killed run loses only the jobs in flight.
+            let r = r.and_then(|o| {
+                if let Some(d) = w.dir {
+                    self.store(d, i, &o, t.elapsed().as_secs_f64())?;
+                }
+                let n = w.stored.fetch_add(1, Ordering::SeqCst) + 1;
+                if w.kill_after.is_some_and(|k| n >= k) {
+                    // Test hook: die like a SIGKILL (no unwinding, no cleanup).
+                    std::process::abort();
+                }
+                Ok(o)
+            });
+            (i, r)
+        };
+        if self.parallel {
+            wave.par_iter().map(|&i| run_one(i)).collect()
+        } else {
+            wave.iter().map(|&i| run_one(i)).collect()
+        }
+    }
+
+    /// Every output when the plan is complete; otherwise what this invocation ran (a shard),
+    /// or, when merging, an error naming the jobs still missing.
+    fn outcome<T>(
+        &self,
+        outputs: Vec<Option<JobOutput<T>>>,
+        ran: usize,
+        reused: usize,
+        dir: Option<&Path>,
+    ) -> anyhow::Result<RunState<T>> {
+        let plan = self.plan;
         let missing: Vec<String> = outputs
             .iter()
             .enumerate()
             .filter(|(_, o)| o.is_none())
             .map(|(i, _)| plan.jobs()[i].id.clone())
             .collect();
-        if !missing.is_empty() {
-            if opts.merge {
-                let shown: Vec<&str> = missing.iter().take(20).map(String::as_str).collect();
-                anyhow::bail!(
-                    "{}: {} of {} jobs have no result in {}: {}{}",
-                    plan.paper(),
-                    missing.len(),
-                    plan.len(),
-                    dir.as_ref()
-                        .map_or("memory".into(), |d| d.display().to_string()),
-                    shown.join(", "),
-                    if missing.len() > shown.len() {
-                        ", ..."
-                    } else {
-                        ""
-                    }
-                );
-            }
-            return Ok(RunState::Partial(PartialRun {
-                paper: plan.paper().into(),
-                planned: plan.len(),
+        if missing.is_empty() {
+            return Ok(RunState::Complete(Done {
+                jobs: plan.jobs().to_vec(),
+                outputs: outputs.into_iter().map(|o| o.expect("checked")).collect(),
                 ran,
                 reused,
-                missing,
             }));
         }
-        Ok(RunState::Complete(Done {
-            jobs: plan.jobs().to_vec(),
-            outputs: outputs.into_iter().map(|o| o.expect("checked")).collect(),
+        if self.opts.merge {
+            let shown: Vec<&str> = missing.iter().take(20).map(String::as_str).collect();
+            anyhow::bail!(
+                "{}: {} of {} jobs have no result in {}: {}{}",
+                plan.paper(),
+                missing.len(),
+                plan.len(),
+                dir.map_or("memory".into(), |d| d.display().to_string()),
+                shown.join(", "),
+                if missing.len() > shown.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
+            );
+        }
+        Ok(RunState::Partial(PartialRun {
+            paper: plan.paper().into(),
+            planned: plan.len(),
             ran,
             reused,
+            missing,
         }))
     }
+}
+
+/// What every wave of one [`Runner::run`] shares.
+struct Waves<'a> {
+    bar: indicatif::ProgressBar,
+    dir: Option<&'a Path>,
+    kill_after: Option<usize>,
+    stored: AtomicUsize,
 }
 
 #[cfg(test)]
@@ -535,7 +576,6 @@ mod tests {
     use super::*;
     use crate::experiment::Shard;
     use crate::testing::TempDir;
-    use std::sync::atomic::AtomicUsize;
 
     /// Six training jobs and an evaluation of each; the evaluation reads its training.
     fn plan(scale: f64) -> Plan {
