@@ -128,6 +128,11 @@ struct Spec {
     eval_every: usize,
     /// The CSBM or Arxiv-synth generator settings (`null` otherwise).
     generator: serde_json::Value,
+    /// Which of a mirror-backed dataset's files were present when planned (empty for the
+    /// synthetic ones): a result stored as "skipped, files missing" goes stale, and is
+    /// rerun, once the files arrive.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    data_present: Vec<(String, bool)>,
     label: String,
     seed: u64,
     sweep: bool,
@@ -210,6 +215,10 @@ fn plan(cfg: &ExperimentConfig, opts: &Options) -> anyhow::Result<Planned> {
                             serde_json::to_value(&cfg.arxiv)?
                         }
                         _ => serde_json::Value::Null,
+                    },
+                    data_present: match ds.dataset.registry_name() {
+                        Some(name) => opts.data.present(name)?,
+                        None => Vec::new(),
                     },
                     label: String::new(),
                     seed: 0,
@@ -662,4 +671,48 @@ fn add_to_cell(cells: &mut Vec<Cell>, spec: &Spec, job: &Job, r: &ResultRow) {
         .entry(r.method.clone())
         .or_default()
         .push(r.clone());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use repro_core::data::DataRoots;
+    use repro_core::report::Profile;
+    use repro_core::testing::TempDir;
+
+    /// A Twitch job planned without its files (stored as "skipped") has another fingerprint
+    /// than one planned with them, so a rerun with the same `--out` does not reuse the
+    /// stale skipped result once the files arrive.
+    #[test]
+    fn fingerprints_follow_the_presence_of_the_data() {
+        let tmp = TempDir::new("graph-ood-present");
+        let mirror = tmp.path().join("mirror");
+        let mut opts = Options::new(Profile::Full);
+        opts.only = vec!["twitch".into()];
+        opts.data = DataRoots::new(tmp.path().join("cache"), Some(mirror.clone()));
+        let cfg = ExperimentConfig::full();
+        let fingerprints = |opts: &Options| {
+            let p = plan(&cfg, opts).unwrap().plan;
+            (0..p.len())
+                .map(|i| p.fingerprint(i).to_owned())
+                .collect::<Vec<_>>()
+        };
+        let missing = fingerprints(&opts);
+        assert!(!missing.is_empty());
+        assert_eq!(missing, fingerprints(&opts), "planning is deterministic");
+        // Every registered Twitch file appears (any bytes: presence is not verification).
+        for (path, _) in opts.data.present("twitch").unwrap() {
+            let f = mirror.join(&path);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, b"x").unwrap();
+        }
+        let present = fingerprints(&opts);
+        assert_eq!(present.len(), missing.len());
+        assert!(present.iter().zip(&missing).all(|(a, b)| a != b));
+        // Synthetic datasets do not depend on the roots.
+        opts.only = vec!["cbas".into()];
+        let cbas = fingerprints(&opts);
+        opts.data = DataRoots::new(tmp.path().join("elsewhere"), None);
+        assert_eq!(cbas, fingerprints(&opts));
+    }
 }

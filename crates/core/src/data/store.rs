@@ -113,6 +113,23 @@ impl DataRoots {
         Ok((bytes, path.clone()))
     }
 
+    /// Which files of a registered dataset have a copy (embedded, in the cache or in the
+    /// mirror), by registry path, without reading or verifying them. Cheap enough for a
+    /// plan: a job whose result depends on what data is present puts this in its
+    /// configuration, so its stored result goes stale when a file appears or disappears.
+    pub fn present(&self, dataset: &str) -> Result<Vec<(String, bool)>, DataError> {
+        let ds = registry().dataset(dataset)?;
+        Ok(ds
+            .files
+            .iter()
+            .map(|f| {
+                let here = registry::embedded(&f.path).is_some()
+                    || self.candidates(&f.path).iter().any(|p| p.is_file());
+                (f.path.clone(), here)
+            })
+            .collect())
+    }
+
     /// Checks one registered file without failing on a bad one.
     pub fn status(&self, entry: &FileEntry) -> Result<FileStatus, DataError> {
         if let Some(bytes) = registry::embedded(&entry.path) {
@@ -251,6 +268,19 @@ mod tests {
         assert!(err.contains("dataset `cora`"), "{err}");
         assert!(err.contains("cora/cora.npz"), "{err}");
         assert!(err.contains("cargo xtask data fetch cora"), "{err}");
+    }
+
+    #[test]
+    fn presence_follows_the_files_on_disk() {
+        let tmp = TempDir::new("store-present");
+        let mirror = tmp.path().join("mirror");
+        let roots = DataRoots::new(tmp.path().join("cache"), Some(mirror.clone()));
+        let p = roots.present("tinyshakespeare").unwrap();
+        assert_eq!(p, vec![("tinyshakespeare/input.txt".to_string(), false)]);
+        fs::create_dir_all(mirror.join("tinyshakespeare")).unwrap();
+        fs::write(mirror.join("tinyshakespeare/input.txt"), b"x").unwrap();
+        assert!(roots.present("tinyshakespeare").unwrap()[0].1);
+        assert!(roots.present("no-such-dataset").is_err());
     }
 
     #[test]

@@ -58,6 +58,16 @@ impl Dataset {
         }
     }
 
+    /// The data registry's name of a mirror-backed dataset's files (`None` when synthetic).
+    pub fn registry_name(self) -> Option<&'static str> {
+        match self {
+            Dataset::WebKb => Some("webkb"),
+            Dataset::CoraWord | Dataset::CoraDegree => Some("cora"),
+            Dataset::Twitch => Some("twitch"),
+            Dataset::Cbas | Dataset::Csbm | Dataset::ArxivTime | Dataset::ArxivDegree => None,
+        }
+    }
+
     /// The experiment (`--only` name) the dataset belongs to.
     pub fn experiment(self) -> &'static str {
         match self {
