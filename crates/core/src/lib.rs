@@ -9,7 +9,7 @@
 //! | [`data`] | the dataset registry, cache/mirror lookup with SHA-256 checks, typed parsers, the digits dataset and its fixed split |
 //! | [`train`] | pieces of a hand-written training loop: optimiser presets (AdamW on matrices only), LR schedules, global-norm clipping, model selection, early stopping, NaN guard, progress bars, checkpoints |
 //! | [`metrics`], [`stats`] | accuracy, macro-F1, Pearson, Spearman, AUROC; mean, std and 95% CIs over seeds, paired differences |
-//! | [`nn`], [`lm`] | a small causal transformer (RoPE, causal / banded / explicit masks, FFN hooks) and token log-probabilities under full, truncated, chunked or banded contexts |
+//! | [`nn`], [`lm`] | pre-LayerNorm transformer blocks and a stack on `[B, T, d]` (RoPE, learned or no positions; causal, banded, explicit or no mask; Burn or Xavier init), the small decoder on it, FFN hooks on whole layers or chosen cells (differentiable), an MLP block; token log-probabilities under full, truncated, chunked or banded contexts, greedy decoding |
 //! | [`bench`](mod@bench) | a small timing harness whose `BENCH_JSON` lines `cargo xtask bench` compares with PyTorch twins |
 //! | [`loss`], [`probe`], [`augment`] | NT-Xent (InfoNCE) contrastive loss; linear probes on frozen features (SGD with cosine LR or full-batch Adam, fixed epochs, several label sets at once); 8×8 image augmentations, shifts and pixel dropout |
 //! | [`features`] | feature-space diagnostics: non-negative reparameterisations, semantic and top-k consistency, sparsity, active dimensions, effective rank, orthogonality |

@@ -1,11 +1,59 @@
 //! Causal language models as token log-probability functions under a chosen context
 //! window: the interface the long-context metrics (LongPPL, LongCE) are written against,
-//! so they work for any model, not only [`Decoder`].
+//! so they work for any model, not only [`Decoder`]; and greedy decoding
+//! ([`CausalLm::greedy`]).
+//!
+//! ```
+//! use burn::tensor::{Device, Int, Tensor};
+//! use repro_core::lm::CausalLm;
+//! use repro_core::nn::decoder::DecoderConfig;
+//! let device = Device::flex();
+//! let model = DecoderConfig::new(10).with_d_model(16).with_n_heads(2).init(&device);
+//! let prompt = Tensor::<2, Int>::from_ints([[1, 2, 3], [4, 5, 6]], &device);
+//! let out = model.greedy(prompt, 4, Some(0))?;
+//! assert_eq!(out.len(), 2);
+//! assert!(out.iter().all(|row| (1..=4).contains(&row.len()) && row.iter().all(|&id| id < 10)));
+//! # Ok::<(), repro_core::lm::LmError>(())
+//! ```
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData};
 
+use crate::host;
 use crate::nn::decoder::{AttnMask, Decoder, DecoderInput, FfnHooks};
+
+/// Errors of [`CausalLm::greedy`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LmError {
+    /// A prompt batch with no rows or no tokens.
+    #[error("greedy decoding needs a non-empty prompt, got [batch, T] = {dims:?}")]
+    EmptyPrompt {
+        /// The prompt's shape.
+        dims: [usize; 2],
+    },
+    /// The prompt plus the new tokens do not fit the model.
+    #[error(
+        "a prompt of {prompt} tokens and {max_new} new ones needs {needed} positions, but the model takes at most {max_len}"
+    )]
+    TooLong {
+        /// Prompt length.
+        prompt: usize,
+        /// Tokens asked for.
+        max_new: usize,
+        /// Longest forward, `prompt + max_new - 1` (the last new token is not fed back).
+        needed: usize,
+        /// The model's [`CausalLm::max_len`].
+        max_len: usize,
+    },
+    /// NaN logits where the next token is chosen.
+    #[error("logits of row {row} are NaN at decoding step {step}")]
+    NanLogits {
+        /// Batch row.
+        row: usize,
+        /// 0-based step (new token index).
+        step: usize,
+    },
+}
 
 /// A model that maps token ids to next-token logits.
 pub trait CausalLm {
@@ -19,6 +67,79 @@ pub trait CausalLm {
     /// sequence may all start at position 0 and be batched together.
     fn relative_positions(&self) -> bool {
         false
+    }
+
+    /// Longest `start_pos + T` the model accepts, `None` when unbounded.
+    fn max_len(&self) -> Option<usize> {
+        None
+    }
+
+    /// Greedy decoding: appends the most likely next token `max_new` times, each step one
+    /// causal forward over the whole sequence so far from position 0 (no KV cache), and
+    /// returns the new tokens of each row. A row ends after emitting `stop` (kept as its
+    /// last token); decoding ends when every row has ended. Rows do not interact, so a
+    /// row's tokens are those it would get alone. Ties go to the lowest id.
+    ///
+    /// Run it on a model without autodiff (`model.valid()`), or each step builds a graph.
+    ///
+    /// # Shapes
+    /// - `prompt`: `[batch, T]` -> `batch` rows of at most `max_new` ids
+    ///
+    /// # Errors
+    /// An empty prompt, `T + max_new - 1` beyond [`CausalLm::max_len`], or NaN logits.
+    fn greedy(
+        &self,
+        prompt: Tensor<2, Int>,
+        max_new: usize,
+        stop: Option<u32>,
+    ) -> Result<Vec<Vec<u32>>, LmError> {
+        let [b, t] = prompt.dims();
+        if b == 0 || t == 0 {
+            return Err(LmError::EmptyPrompt { dims: [b, t] });
+        }
+        let mut out = vec![Vec::with_capacity(max_new); b];
+        if max_new == 0 {
+            return Ok(out);
+        }
+        let needed = t + max_new - 1;
+        if let Some(max_len) = self.max_len()
+            && needed > max_len
+        {
+            return Err(LmError::TooLong {
+                prompt: t,
+                max_new,
+                needed,
+                max_len,
+            });
+        }
+        let device = prompt.device();
+        let mut seq = prompt;
+        let mut done = vec![false; b];
+        for step in 0..max_new {
+            let len = t + step;
+            let logits = self.logits(seq.clone(), 0, &AttnMask::Causal); // [b, len, V]
+            let [_, _, v] = logits.dims();
+            let last = host::to_vec(logits.slice([0..b, len - 1..len]).reshape([b, v]));
+            let mut next = Vec::with_capacity(b);
+            for (row, scores) in last.chunks(v).enumerate() {
+                if scores.iter().any(|x| x.is_nan()) {
+                    return Err(LmError::NanLogits { row, step });
+                }
+                // First index of the maximum: ties go to the lowest id.
+                let best = (1..v).fold(0, |m, j| if scores[j] > scores[m] { j } else { m });
+                next.push(best as i64);
+                if !done[row] {
+                    out[row].push(best as u32);
+                    done[row] = stop == Some(best as u32);
+                }
+            }
+            if step + 1 == max_new || done.iter().all(|&d| d) {
+                break;
+            }
+            let next = Tensor::<2, Int>::from_data(TensorData::new(next, [b, 1]), &device);
+            seq = Tensor::cat(vec![seq, next], 1); // [b, len + 1]
+        }
+        Ok(out)
     }
 }
 
@@ -34,6 +155,10 @@ impl CausalLm for Decoder {
 
     fn relative_positions(&self) -> bool {
         Decoder::relative_positions(self)
+    }
+
+    fn max_len(&self) -> Option<usize> {
+        Decoder::max_len(self)
     }
 }
 
@@ -315,6 +440,81 @@ mod tests {
                 Tolerance::absolute(1e-6),
             );
         }
+    }
+
+    /// Predicts `(id + 1) % 7` after each id, so greedy decoding counts up from the last
+    /// prompt token; an earlier position's logits would count from another token.
+    struct Successor {
+        max_len: Option<usize>,
+    }
+
+    impl CausalLm for Successor {
+        fn logits(&self, ids: Tensor<2, Int>, _start: usize, _mask: &AttnMask) -> Tensor<3> {
+            let [b, t] = ids.dims();
+            let ids = host::to_ints(ids.clone());
+            let mut v = vec![0f32; b * t * 7];
+            for (k, &id) in ids.iter().enumerate() {
+                v[k * 7 + (id as usize + 1) % 7] = 2.0;
+                v[k * 7 + (id as usize + 2) % 7] = 1.0; // a runner-up, never chosen
+            }
+            Tensor::from_data(TensorData::new(v, [b, t, 7]), &Device::flex())
+        }
+
+        fn max_len(&self) -> Option<usize> {
+            self.max_len
+        }
+    }
+
+    #[test]
+    fn greedy_follows_the_last_position_and_stops_per_row() {
+        let device = Device::flex();
+        let m = Successor { max_len: None };
+        let prompt = ids_tensor(&[vec![3, 1], vec![0, 5]], &device);
+        // Row 0 counts 2, 3, 4, 5; row 1 counts 6, 0, 1, 2 (mod 7).
+        assert_eq!(
+            m.greedy(prompt.clone(), 4, None).unwrap(),
+            vec![vec![2, 3, 4, 5], vec![6, 0, 1, 2]]
+        );
+        // Stop at 0: row 1 ends after emitting it, row 0 runs on.
+        assert_eq!(
+            m.greedy(prompt.clone(), 4, Some(0)).unwrap(),
+            vec![vec![2, 3, 4, 5], vec![6, 0]]
+        );
+        // Every row stops: decoding ends early.
+        assert_eq!(
+            m.greedy(prompt.clone(), 10, Some(3)).unwrap(),
+            vec![vec![2, 3], vec![6, 0, 1, 2, 3]]
+        );
+        assert_eq!(
+            m.greedy(prompt, 0, None).unwrap(),
+            vec![Vec::<u32>::new(); 2]
+        );
+    }
+
+    #[test]
+    fn greedy_errors_are_clear() {
+        let device = Device::flex();
+        let m = Successor { max_len: Some(5) };
+        let prompt = ids_tensor(&[vec![1, 2, 3]], &device);
+        // 3 + 3 - 1 = 5 positions fit; 3 + 4 - 1 = 6 do not.
+        assert_eq!(
+            m.greedy(prompt.clone(), 3, None).unwrap(),
+            vec![vec![4, 5, 6]]
+        );
+        assert_eq!(
+            m.greedy(prompt, 4, None),
+            Err(LmError::TooLong {
+                prompt: 3,
+                max_new: 4,
+                needed: 6,
+                max_len: 5
+            })
+        );
+        let empty = Tensor::<2, Int>::zeros([2, 0], &device);
+        assert_eq!(
+            m.greedy(empty, 1, None),
+            Err(LmError::EmptyPrompt { dims: [2, 0] })
+        );
     }
 
     #[test]

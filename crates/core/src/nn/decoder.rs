@@ -1,9 +1,12 @@
-//! A small decoder-only transformer: pre-LayerNorm blocks of multi-head self-attention and
-//! a GELU MLP, a final LayerNorm and a linear read-out.
+//! A small decoder-only transformer: token embeddings or a linear read-in, the
+//! [`TransformerStack`](super::transformer::TransformerStack)'s pre-LayerNorm blocks and
+//! final LayerNorm, and a linear read-out.
 //!
-//! Written from `Linear`, `LayerNorm`, `RotaryEncoding` and Burn's `attention` rather than
-//! `burn::nn::transformer`, which exposes neither RoPE inside attention nor the FFN
-//! activations that attribution methods read and patch ([`FfnHooks`]).
+//! [`Decoder`] keeps its own fields (`embed`, `read_in`, `pos_embed`, `rope`, `blocks`,
+//! `ln_final`, `head`) rather than nesting a stack, so checkpoints keep their parameter paths
+//! and the same seed draws the same weights; its forward is the stack's. The mask, position
+//! and hook types live in [`transformer`](super::transformer) and [`hooks`](super::hooks)
+//! and are re-exported here.
 //!
 //! ```
 //! use burn::tensor::{Device, Int, Tensor};
@@ -17,26 +20,13 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{
-    Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, RotaryEncoding,
-    RotaryEncodingConfig,
-};
-use burn::tensor::activation::gelu;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, Linear, LinearConfig, RotaryEncoding};
+use burn::tensor::{Device, Int, Tensor};
 
-/// How positions enter the model.
-#[derive(Config, Debug, PartialEq)]
-pub enum Positions {
-    /// Rotary embeddings on queries and keys (RoFormer pair layout, Burn's).
-    Rope {
-        /// Frequency base.
-        base: f32,
-    },
-    /// Learned absolute position embeddings added to the input.
-    Learned,
-}
+use super::NnError;
+pub use super::hooks::{CellRecord, FfnCell, FfnHooks, FfnPatch};
+pub use super::transformer::{AttnMask, Block, Positions};
+use super::transformer::{StackRef, TransformerStackConfig};
 
 /// Configuration of [`Decoder`].
 #[derive(Config, Debug)]
@@ -69,68 +59,6 @@ pub struct DecoderConfig {
     pub max_len: usize,
 }
 
-/// Which keys each query may attend to. Positions are absolute within the sequence.
-#[derive(Debug, Clone)]
-pub enum AttnMask {
-    /// Query `q` sees keys `j <= q`.
-    Causal,
-    /// Query `q` sees keys `q - window < j <= q`. With `L` layers the receptive field of a
-    /// position is `L * (window - 1) + 1` tokens: a band is a truncated context only when
-    /// `L = 1`.
-    Banded {
-        /// Keys visible to each query, itself included.
-        window: usize,
-    },
-    /// `[batch, T, T]`, true where attention is blocked (Burn's convention).
-    Explicit(Box<Tensor<3, Bool>>),
-}
-
-/// Per-layer access to the MLP's post-GELU activations `[batch, T, d_ff]`.
-#[derive(Debug, Default)]
-pub struct FfnHooks {
-    /// Record each layer's activations into `recorded`.
-    pub record: bool,
-    /// Recorded activations, one per layer, in layer order.
-    pub recorded: Vec<Tensor<3>>,
-    /// Patches applied to the activations before the second MLP layer.
-    pub patches: Vec<FfnPatch>,
-}
-
-/// A change to one layer's MLP activations.
-#[derive(Debug, Clone)]
-pub enum FfnPatch {
-    /// Multiply the layer's activations elementwise by a `[batch, T, d_ff]` tensor.
-    Scale {
-        /// Layer index.
-        layer: usize,
-        /// Factors.
-        factors: Tensor<3>,
-    },
-    /// Replace the layer's activations by a `[batch, T, d_ff]` tensor (a require-grad leaf
-    /// here lets attribution differentiate through activations).
-    Replace {
-        /// Layer index.
-        layer: usize,
-        /// New activations.
-        values: Tensor<3>,
-    },
-}
-
-impl FfnHooks {
-    /// No recording, no patches: adds no work.
-    pub fn none() -> Self {
-        Self::default()
-    }
-
-    /// Records every layer's activations.
-    pub fn recording() -> Self {
-        Self {
-            record: true,
-            ..Self::default()
-        }
-    }
-}
-
 /// Input of [`Decoder::forward`].
 #[derive(Debug, Clone)]
 pub enum DecoderInput {
@@ -138,20 +66,6 @@ pub enum DecoderInput {
     Tokens(Tensor<2, Int>),
     /// Real vectors `[batch, T, d_in]`.
     Vectors(Tensor<3>),
-}
-
-/// One pre-LayerNorm block.
-#[derive(Module, Debug)]
-pub struct Block {
-    ln_attn: LayerNorm,
-    query: Linear,
-    key: Linear,
-    value: Linear,
-    out: Linear,
-    ln_mlp: LayerNorm,
-    up: Linear,
-    down: Linear,
-    n_heads: usize,
 }
 
 /// The decoder.
@@ -168,170 +82,82 @@ pub struct Decoder {
 }
 
 impl DecoderConfig {
+    /// The stack inside the decoder: its widths, positions and `max_len`, Burn's
+    /// initialisation, LayerNorm epsilon `1e-5` and a final LayerNorm.
+    pub fn stack_config(&self) -> TransformerStackConfig {
+        TransformerStackConfig::new(self.d_model)
+            .with_n_heads(self.n_heads)
+            .with_n_layers(self.n_layers)
+            .with_d_ff(self.d_ff)
+            .with_positions(self.positions.clone())
+            .with_max_len(self.max_len)
+    }
+
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    /// What [`TransformerStackConfig::check`] rejects, or neither tokens nor vectors
+    /// configured as input or output.
+    pub fn check(&self) -> Result<(), NnError> {
+        self.stack_config().check()?;
+        if self.d_out == 0 && self.vocab_size == 0 {
+            return Err(NnError::Config("decoder needs vocab_size or d_out".into()));
+        }
+        if self.d_in == 0 && self.vocab_size == 0 {
+            return Err(NnError::Config("decoder needs vocab_size or d_in".into()));
+        }
+        Ok(())
+    }
+
     /// Builds the model.
     ///
-    /// # Panics
-    /// If `d_model` is not a multiple of `n_heads`, if the head width is odd with RoPE, or
-    /// if neither tokens nor vectors are configured as input or output.
-    pub fn init(&self, device: &Device) -> Decoder {
-        assert!(
-            self.n_heads > 0 && self.d_model.is_multiple_of(self.n_heads),
-            "d_model {} not divisible by n_heads {}",
-            self.d_model,
-            self.n_heads
-        );
-        let d_head = self.d_model / self.n_heads;
-        let d_ff = if self.d_ff == 0 {
-            4 * self.d_model
-        } else {
-            self.d_ff
-        };
+    /// # Errors
+    /// What [`DecoderConfig::check`] rejects.
+    pub fn try_init(&self, device: &Device) -> Result<Decoder, NnError> {
+        self.check()?;
+        let stack = self.stack_config();
         let d_out = if self.d_out == 0 {
             self.vocab_size
         } else {
             self.d_out
         };
-        assert!(d_out > 0, "decoder needs vocab_size or d_out");
-        assert!(
-            self.d_in > 0 || self.vocab_size > 0,
-            "decoder needs vocab_size or d_in"
-        );
         let lin = |i, o| LinearConfig::new(i, o).init(device);
-        let (rope, pos_embed) = match self.positions {
-            Positions::Rope { base } => {
-                assert!(
-                    d_head.is_multiple_of(2),
-                    "RoPE needs an even head width, got {d_head}"
-                );
-                (
-                    Some(
-                        RotaryEncodingConfig::new(self.max_len, d_head)
-                            .with_theta(base)
-                            .init(device),
-                    ),
-                    None,
-                )
-            }
-            Positions::Learned => (
-                None,
-                Some(EmbeddingConfig::new(self.max_len, self.d_model).init(device)),
-            ),
-        };
-        Decoder {
-            relative_positions: matches!(self.positions, Positions::Rope { .. }),
+        let (rope, pos_embed) = stack.init_positions(device);
+        Ok(Decoder {
+            relative_positions: self.positions != Positions::Learned,
             embed: (self.d_in == 0)
                 .then(|| EmbeddingConfig::new(self.vocab_size, self.d_model).init(device)),
             read_in: (self.d_in > 0).then(|| lin(self.d_in, self.d_model)),
             pos_embed,
             rope,
-            blocks: (0..self.n_layers)
-                .map(|_| Block {
-                    ln_attn: LayerNormConfig::new(self.d_model).init(device),
-                    query: lin(self.d_model, self.d_model),
-                    key: lin(self.d_model, self.d_model),
-                    value: lin(self.d_model, self.d_model),
-                    out: lin(self.d_model, self.d_model),
-                    ln_mlp: LayerNormConfig::new(self.d_model).init(device),
-                    up: lin(self.d_model, d_ff),
-                    down: lin(d_ff, self.d_model),
-                    n_heads: self.n_heads,
-                })
-                .collect(),
-            ln_final: LayerNormConfig::new(self.d_model).init(device),
+            blocks: stack.init_blocks(device),
+            ln_final: stack.init_final_norm(device),
             head: lin(self.d_model, d_out),
-        }
+        })
     }
-}
 
-impl AttnMask {
-    /// The blocked-positions mask `[batch, heads, T, T]` for queries and keys at absolute
-    /// positions `start..start + T`, or `None` for [`AttnMask::Causal`] (handled by the
-    /// attention kernel).
+    /// Builds the model.
     ///
     /// # Panics
-    /// If an explicit mask's shape is not `[batch, T, T]`, or a band's window is zero.
-    pub fn to_tensor(
-        &self,
-        batch: usize,
-        heads: usize,
-        t: usize,
-        device: &Device,
-    ) -> Option<Tensor<4, Bool>> {
-        match self {
-            Self::Causal => None,
-            Self::Banded { window } => {
-                assert!(*window > 0, "banded attention needs a positive window");
-                let blocked: Vec<bool> = (0..t * t)
-                    .map(|k| {
-                        let (q, j) = (k / t, k % t);
-                        j > q || j + window <= q
-                    })
-                    .collect();
-                let m = Tensor::<2, Bool>::from_data(TensorData::new(blocked, [t, t]), device);
-                Some(m.unsqueeze::<4>().expand([batch, heads, t, t]))
-            }
-            Self::Explicit(m) => {
-                assert_eq!(
-                    m.dims(),
-                    [batch, t, t],
-                    "explicit attention mask must be [batch, T, T]"
-                );
-                Some(m.clone().unsqueeze_dim::<4>(1).expand([batch, heads, t, t]))
-            }
-        }
-    }
-}
-
-impl Block {
-    /// # Shapes
-    /// - `x`: `[batch, T, d_model]` -> `[batch, T, d_model]`
-    fn forward(
-        &self,
-        x: Tensor<3>,
-        start_pos: usize,
-        mask: &AttnMask,
-        rope: Option<&RotaryEncoding>,
-        layer: usize,
-        hooks: &mut FfnHooks,
-    ) -> Tensor<3> {
-        let [b, t, d] = x.dims();
-        let h = self.n_heads;
-        let dh = d / h;
-        let split = |y: Tensor<3>| y.reshape([b, t, h, dh]).swap_dims(1, 2); // [b, h, t, dh]
-        let n = self.ln_attn.forward(x.clone());
-        let (mut q, mut k) = (
-            split(self.query.forward(n.clone())),
-            split(self.key.forward(n.clone())),
-        );
-        let v = split(self.value.forward(n));
-        if let Some(rope) = rope {
-            q = rope.apply(q, start_pos);
-            k = rope.apply(k, start_pos);
-        }
-        let opts = AttentionModuleOptions {
-            is_causal: matches!(mask, AttnMask::Causal),
-            ..Default::default()
-        };
-        let ctx = attention(q, k, v, mask.to_tensor(b, h, t, &x.device()), None, opts); // [b, h, t, dh]
-        let x = x + self.out.forward(ctx.swap_dims(1, 2).reshape([b, t, d]));
-
-        let mut act = gelu(self.up.forward(self.ln_mlp.forward(x.clone()))); // [b, t, d_ff]
-        for p in &hooks.patches {
-            match p {
-                FfnPatch::Scale { layer: l, factors } if *l == layer => act = act * factors.clone(),
-                FfnPatch::Replace { layer: l, values } if *l == layer => act = values.clone(),
-                _ => {}
-            }
-        }
-        if hooks.record {
-            hooks.recorded.push(act.clone());
-        }
-        x + self.down.forward(act)
+    /// If [`DecoderConfig::check`] fails: `d_model` not a multiple of `n_heads`, an odd
+    /// head width with RoPE, or neither tokens nor vectors configured as input or output.
+    pub fn init(&self, device: &Device) -> Decoder {
+        self.try_init(device).unwrap_or_else(|e| panic!("{e}"))
     }
 }
 
 impl Decoder {
-    /// Runs the model on positions `start_pos..start_pos + T`.
+    fn stack(&self) -> StackRef<'_> {
+        StackRef {
+            pos_embed: self.pos_embed.as_ref(),
+            rope: self.rope.as_ref(),
+            blocks: &self.blocks,
+            ln_final: Some(&self.ln_final),
+        }
+    }
+
+    /// Runs the model on positions `start_pos..start_pos + T`, after checking the input,
+    /// mask and hooks.
     ///
     /// `start_pos` offsets RoPE or learned positions, so a window cut from a longer
     /// sequence can keep its absolute positions (with RoPE only relative positions matter).
@@ -340,9 +166,51 @@ impl Decoder {
     /// - input: tokens `[batch, T]` or vectors `[batch, T, d_in]`
     /// - returns `[batch, T, vocab_size]` logits (or `[batch, T, d_out]`)
     ///
+    /// # Errors
+    /// The input kind does not match the configuration, vectors are not `d_in` wide, the
+    /// batch or sequence is empty, `start_pos + T` exceeds `max_len`, or what
+    /// [`AttnMask::check`] and [`FfnHooks::check`] reject.
+    pub fn try_forward(
+        &self,
+        input: DecoderInput,
+        start_pos: usize,
+        mask: &AttnMask,
+        hooks: &mut FfnHooks,
+    ) -> Result<Tensor<3>, NnError> {
+        let stack = self.stack();
+        let [b, t] = match (&input, &self.embed, &self.read_in) {
+            (DecoderInput::Tokens(ids), Some(_), _) => ids.dims(),
+            (DecoderInput::Vectors(v), _, Some(r)) => {
+                let [b, t, d] = v.dims();
+                let d_in = r.weight.lazy_shape()[0];
+                if d != d_in {
+                    return Err(NnError::InputShape {
+                        expected: format!("[batch, T, {d_in}]"),
+                        got: vec![b, t, d],
+                    });
+                }
+                [b, t]
+            }
+            _ => return Err(NnError::InputKind),
+        };
+        stack.check([b, t], start_pos, mask, hooks)?;
+        let x = match (input, &self.embed, &self.read_in) {
+            (DecoderInput::Tokens(ids), Some(e), _) => e.forward(ids),
+            (DecoderInput::Vectors(v), _, Some(r)) => r.forward(v),
+            _ => return Err(NnError::InputKind),
+        }; // [batch, T, d_model]
+        Ok(self.head.forward(stack.forward(x, start_pos, mask, hooks)))
+    }
+
+    /// [`Decoder::try_forward`], panicking on its errors.
+    ///
+    /// # Shapes
+    /// - input: tokens `[batch, T]` or vectors `[batch, T, d_in]`
+    /// - returns `[batch, T, vocab_size]` logits (or `[batch, T, d_out]`)
+    ///
     /// # Panics
-    /// If the input kind does not match the configuration, or `start_pos + T` exceeds
-    /// `max_len`.
+    /// If the input kind does not match the configuration, `start_pos + T` exceeds
+    /// `max_len`, or another error of [`Decoder::try_forward`].
     pub fn forward(
         &self,
         input: DecoderInput,
@@ -350,28 +218,11 @@ impl Decoder {
         mask: &AttnMask,
         hooks: &mut FfnHooks,
     ) -> Tensor<3> {
-        let mut x = match (input, &self.embed, &self.read_in) {
-            (DecoderInput::Tokens(ids), Some(e), _) => e.forward(ids),
-            (DecoderInput::Vectors(v), _, Some(r)) => r.forward(v),
-            _ => panic!(
-                "decoder input kind does not match its configuration (tokens need vocab_size, vectors d_in)"
-            ),
-        };
-        let [b, t, _] = x.dims();
-        if let Some(pe) = &self.pos_embed {
-            let pos: Vec<i64> = (start_pos..start_pos + t).map(|p| p as i64).collect();
-            let pos = Tensor::<2, Int>::from_data(TensorData::new(pos, [1, t]), &x.device());
-            x = x + pe
-                .forward(pos)
-                .expand([b, t, self.ln_final.gamma.dims()[0]]);
-        }
-        for (l, block) in self.blocks.iter().enumerate() {
-            x = block.forward(x, start_pos, mask, self.rope.as_ref(), l, hooks);
-        }
-        self.head.forward(self.ln_final.forward(x))
+        self.try_forward(input, start_pos, mask, hooks)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Whether positions are rotary (outputs depend on relative positions only).
+    /// Whether outputs depend on relative positions only (RoPE, or no positions).
     pub fn relative_positions(&self) -> bool {
         self.relative_positions
     }
@@ -380,13 +231,24 @@ impl Decoder {
     pub fn n_layers(&self) -> usize {
         self.blocks.len()
     }
+
+    /// The blocks, in order.
+    pub fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+
+    /// Longest `start_pos + T` (the RoPE table or learned embeddings), `None` without
+    /// positions.
+    pub fn max_len(&self) -> Option<usize> {
+        self.stack().max_len()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::device::{init_params_now, seed, seed_lock};
-    use burn::tensor::Tolerance;
+    use burn::tensor::{Bool, TensorData, Tolerance};
 
     fn model(layers: usize, positions: Positions) -> Decoder {
         let device = Device::flex();
