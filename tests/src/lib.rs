@@ -1,6 +1,6 @@
 //! Cross-crate checks of the repro workspace: the `report.json` schema every paper's
-//! report must follow. (Smoke runs of each paper and bit-identical reruns join here as
-//! paper crates land.)
+//! report must follow; `tests/papers.rs` runs every paper's smoke profile against it and
+//! checks that a rerun with the same seeds gives the same numbers.
 
 use serde_json::Value;
 

@@ -24,7 +24,7 @@
 //! | [`diffusion`] | linear log-SNR schedule (VDM), 9-d time embedding, MLP denoiser, DSM loss, ELBO surrogate `l_theta(x)` (the prior term), DDIM, DPS |
 //! | [`objective`] | `L_flow = E[ ||y - f(x)||^2/(2 sigma^2) + w l_theta(x) - log|det dx/dz| ]` and `-ELBO`; the Gaussian prior with closed-form EM; EMA |
 //! | [`train`] | warm start on `y`, flow warm-up, alternations (flow step against the frozen EMA prior, DSM step on detached flow samples); baselines DM-on-y, flow-only, oracle |
-//! | [`eval`] | ring8 / moons, MMD^2, sliced W2, Fréchet distance, per-image PSNR, bootstrap CI, exact ring8 Bayes mean, mode statistics |
+//! | [`eval`] | ring8 / moons, MMD^2, sliced W2, Fréchet distance, per-image PSNR, exact ring8 Bayes mean, mode statistics |
 //! | [`digits`] | 8x8 digits scaled to `[-1, 1]`, the evaluation classifier [`digits::DigitsJudge`] (FD-lite, accuracy, label entropy), SVG image sheets |
 //! | [`reproduce`](mod@reproduce) | experiments E1 (2-D), E2 (digits), E3 (downstream DPS) and claims C1–C5, selectable with `--only ring8,moons,digits,downstream` ([`INFO`]); [`reproduce()`] plans the jobs, runs them (resume, shards) and returns an `Outcome` |
 //!

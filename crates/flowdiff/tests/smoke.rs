@@ -21,16 +21,38 @@ fn smoke_reproduction_runs_end_to_end() {
             .iter()
             .all(|c| c.verdict == Verdict::Inconclusive)
     );
+    // Every sampling method has finite sample metrics; only the Bayes posterior mean (a
+    // formula, no samples) has none.
+    let mut sampled = Vec::new();
     for r in &report.results {
-        for key in ["mmd2", "sw2"] {
-            if let Some(v) = r.get(key) {
-                assert!(
-                    v.as_f64().is_some_and(f64::is_finite),
-                    "{key} not finite in {r}"
-                );
-            }
+        if r["method"] == "bayes" {
+            assert!(
+                r.get("mmd2").is_none() && r["pm_mse"].as_f64().is_some(),
+                "{r}"
+            );
+            continue;
         }
+        for key in ["mmd2", "sw2"] {
+            assert!(
+                r[key].as_f64().is_some_and(f64::is_finite),
+                "{key} missing or not finite in {r}"
+            );
+        }
+        sampled.push(r["method"].as_str().unwrap_or_default());
     }
+    sampled.sort_unstable();
+    assert_eq!(
+        sampled,
+        [
+            "dm_on_y",
+            "flow_only",
+            "flowdiff",
+            "flowdiff_posterior",
+            "gaussian",
+            "oracle",
+            "y"
+        ]
+    );
     let get = |method: &str, key: &str| {
         report
             .results

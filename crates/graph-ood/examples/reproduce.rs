@@ -1,5 +1,6 @@
-//! Runs a profile and writes the report, until `cargo xtask reproduce graph-ood` is wired:
-//! `cargo run -p repro-graph-ood --example reproduce -- quick results/graph-ood`.
+//! Runs a profile and writes the report without the xtask (the library entry point as a
+//! plain binary): `cargo run -p repro-graph-ood --example reproduce -- quick results/graph-ood`.
+//! `cargo xtask reproduce graph-ood` does the same with every flag (`--shard`, `--merge`, ...).
 
 use repro_core::report::{Options, Profile};
 

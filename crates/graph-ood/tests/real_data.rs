@@ -34,7 +34,12 @@ fn webkb_and_cora_train_and_measure_the_lra_premise() {
         backbone: Backbone::Gat,
     };
     let (r, _) = train_select(&task, &m, &lra, &tcfg, 1, &device, &|| {}).unwrap();
-    assert!(r.best.ood_test.is_finite());
+    // An accuracy, from a model selected on validation after 4 steps.
+    assert!(
+        (0.0..=1.0).contains(&r.best.ood_test),
+        "{}",
+        r.best.ood_test
+    );
 
     let (g, s) = cora_good_style(&roots, CoraDomain::Word, Shift::Covariate, 0).unwrap();
     let task = Task::new(g, s, &Method::Erm, 3).unwrap();
@@ -47,8 +52,11 @@ fn webkb_and_cora_train_and_measure_the_lra_premise() {
     let (_, model) = train_select(&task, &m, &Method::Erm, &tcfg, 1, &device, &|| {}).unwrap();
     let rho = lra_premise(&model.valid(), &task, 3, 3, &device);
     assert_eq!(rho.len(), 7);
+    // Every Cora class has training nodes with neighbours at 1..3 hops: each ρ is defined
+    // and a correlation.
     assert!(
-        rho.iter().flatten().all(|r| (-1.0..=1.0).contains(r)),
+        rho.iter()
+            .all(|r| r.is_some_and(|r| (-1.0..=1.0).contains(&r))),
         "{rho:?}"
     );
 }

@@ -67,11 +67,22 @@
 //! let model = DecoderConfig::new(16).with_d_model(16).with_n_heads(2).init(&device);
 //! let ids = ids_tensor(&[vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]], &device);
 //! let cfg = KeyTokenConfig { alpha: 2.0, beta: -2.0, window: ContextWindow::Truncated(4) };
-//! let key = find_key_tokens(&model, ids.clone(), &cfg);
-//! let pair = ppl_pairs(model.token_logprobs(ids, ContextWindow::Full), key)[0];
+//! let key = find_key_tokens(&model, ids.clone(), &cfg); // [1, 9]: one flag per target
+//! let logprobs = model.token_logprobs(ids, ContextWindow::Full); // [1, 9]
+//! assert_eq!((key.dims(), logprobs.dims()), ([1, 9], [1, 9]));
+//! let pair = ppl_pairs(logprobs, key)[0];
 //! assert!(pair.ppl().unwrap() > 1.0);
-//! // An untrained model has no key tokens: LongPPL is an error, not a NaN.
-//! assert!(pair.long_ppl().is_err() || pair.long_ppl().unwrap() > 1.0);
+//!
+//! // By hand: targets with probabilities 1/2 and 1/4, the second one a key token.
+//! use burn::tensor::{Bool, Tensor, TensorData};
+//! let lp = Tensor::<2>::from_floats([[0.5f32.ln(), 0.25f32.ln()]], &device);
+//! let key = Tensor::<2, Bool>::from_data(TensorData::from([[false, true]]), &device);
+//! let pair = ppl_pairs(lp.clone(), key)[0];
+//! assert!((pair.ppl().unwrap() - 8f64.sqrt()).abs() < 1e-5); // exp(mean NLL) = √8
+//! assert!((pair.long_ppl().unwrap() - 4.0).abs() < 1e-5); // key tokens only
+//! // No key token: LongPPL is an error, not a NaN.
+//! let none = Tensor::<2, Bool>::from_data(TensorData::from([[false, false]]), &device);
+//! assert!(ppl_pairs(lp, none)[0].long_ppl().is_err());
 //! ```
 #![warn(missing_docs)]
 

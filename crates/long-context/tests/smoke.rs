@@ -14,9 +14,13 @@ fn smoke_reproduction_writes_a_report() {
     let ids: Vec<&str> = report.claims.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, ["LC-0", "LC-1", "LC-2", "LC-3"]);
     assert!(report.claims.iter().all(|c| !c.measured.is_empty()));
-    // A 20-step evaluator cannot retrieve: the gate fails and LC-1/LC-2 are not evaluable.
-    if report.claims[0].verdict == Verdict::NotReproduced {
-        assert_eq!(report.claims[1].verdict, Verdict::Inconclusive);
+    // A 20-step evaluator cannot retrieve: the gate fails and LC-1/LC-2, which read the
+    // evaluator, are not evaluable (inconclusive with the reason), never "not reproduced".
+    assert_eq!(report.claims[0].verdict, Verdict::NotReproduced);
+    for c in &report.claims[1..3] {
+        assert_eq!(c.verdict, Verdict::Inconclusive, "{}", c.id);
+        let note = c.measured["note"].as_str().unwrap_or_default();
+        assert!(note.contains("LC-0 failed"), "{}: {note}", c.id);
     }
     for r in report.results.iter().filter(|r| r["kind"] == "train_loss") {
         let (first, last) = (

@@ -36,6 +36,42 @@
 //! Bad input (a noise rate outside `[0, 1)`, label noise at or above `(C−1)/C`, a few-shot
 //! size larger than a class, a top-k larger than the latent size) returns [`Error`].
 //!
+//! # Use it from your Burn code
+//!
+//! One NCL training step on two views of a batch, then the non-negative codes and their
+//! feature statistics:
+//!
+//! ```
+//! use burn::module::Module;
+//! use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+//! use burn::tensor::{Device, Distribution, Tensor};
+//! use repro_core::device::{init_params_now, seed};
+//! use repro_monosemantic::metrics::feature_stats;
+//! use repro_monosemantic::model::{EncoderConfig, Method, probe_features};
+//! use repro_monosemantic::ncl::{NonNeg, contrastive_loss};
+//!
+//! let plain = Device::flex();
+//! let device = plain.clone().autodiff();
+//! seed(&device, 0);
+//! let cfg = EncoderConfig::new().with_hidden(32).with_d_rep(32).with_proj_hidden(64).with_d_proj(16);
+//! let mut enc = init_params_now(cfg.init(&device));
+//! let x = Tensor::<2>::random([16, 64], Distribution::Uniform(0.0, 1.0), &device);
+//! let (v1, v2) = (x.clone() + 0.05, x.clone() - 0.05); // two "views"
+//! let (_, z1) = enc.forward(v1);
+//! let (_, z2) = enc.forward(v2);
+//! let loss = contrastive_loss(z1, z2, NonNeg::Relu, 0.5, false); // [1]
+//! let grads = GradientsParams::from_grads(loss.backward(), &enc);
+//! enc = AdamConfig::new().init().step(1e-3, enc, grads);
+//!
+//! let x = Tensor::<2>::from_data(x.into_data(), &plain); // evaluation without autodiff
+//! let codes = probe_features(&enc.valid(), None, Method::Ncl(NonNeg::Relu), x); // [16, 16]
+//! let v: Vec<f32> = codes.into_data().iter::<f32>().collect();
+//! assert!(v.iter().all(|&c| c >= 0.0));
+//! let labels: Vec<u32> = (0..16).map(|i| i % 4).collect();
+//! let stats = feature_stats(&v, 16, 16, &labels);
+//! assert!((0.0..=1.0).contains(&stats.sparsity_1e5));
+//! ```
+//!
 //! # Claims checked by [`reproduce()`]
 //!
 //! Pre-registered in the spec; paired differences over seeds with a two-sided 95 %
