@@ -39,8 +39,9 @@ pub struct OodSplit {
     pub ood_val: Vec<u32>,
     /// Out-of-distribution test nodes.
     pub ood_test: Vec<u32>,
-    /// Environment of each node of the training pool (`-1` outside it). Only training
-    /// nodes enter environment-based losses.
+    /// Environment of each training node; `-1` on every other node (ID-validation and
+    /// ID-test nodes included, as upstream drops them), so no loss can read an
+    /// environment off a node it does not train on. [`OodSplit::validate`] checks it.
     pub env_id: Vec<i32>,
     /// Number of training environments.
     pub num_envs: usize,
@@ -49,6 +50,22 @@ pub struct OodSplit {
 }
 
 impl OodSplit {
+    /// Clears the environment of every node outside `train` (the constructors end with it).
+    pub fn training_envs_only(mut self) -> Self {
+        let mut train = vec![false; self.env_id.len()];
+        for &i in &self.train {
+            if let Some(t) = train.get_mut(i as usize) {
+                *t = true;
+            }
+        }
+        for (e, t) in self.env_id.iter_mut().zip(train) {
+            if !t {
+                *e = -1;
+            }
+        }
+        self
+    }
+
     /// Checks that the five sets partition `0..n`, that every environment has a training
     /// node, and that every class of `y` has a training node.
     ///
@@ -87,6 +104,22 @@ impl OodSplit {
             }
             env_count[e as usize] += 1;
             class_count[y[i as usize] as usize] += 1;
+        }
+        if self.env_id.len() != n {
+            return Err(GraphError::Split(format!(
+                "env_id has {} entries for {n} nodes",
+                self.env_id.len()
+            )));
+        }
+        let mut is_train = vec![false; n];
+        for &i in &self.train {
+            is_train[i as usize] = true;
+        }
+        if let Some(i) = (0..n).find(|&i| !is_train[i] && self.env_id[i] >= 0) {
+            return Err(GraphError::Split(format!(
+                "node {i} has environment {} but is not a training node",
+                self.env_id[i]
+            )));
         }
         if let Some(env) = env_count.iter().position(|&c| c == 0) {
             return Err(GraphError::EmptyEnvironment {
@@ -209,6 +242,7 @@ pub fn good_covariate_split(domain: &[f64], cfg: &CovariateCfg, rng: &mut SplitM
         num_envs,
         domain_id,
     }
+    .training_envs_only()
 }
 
 /// Settings of the concept recipe.
@@ -344,6 +378,7 @@ pub fn good_concept_split(
         num_envs: 3,
         domain_id,
     }
+    .training_envs_only()
 }
 
 /// `sign[d]` of the concept recipe per node (+1 for domains in the first half of the
@@ -419,7 +454,7 @@ mod tests {
             // Environments are contiguous, non-overlapping bands of domain values.
             let mut lo = [i32::MAX; 10];
             let mut hi = [i32::MIN; 10];
-            for &i in &pool {
+            for &i in &s.train {
                 let e = s.env_id[i as usize] as usize;
                 lo[e] = lo[e].min(s.domain_id[i as usize]);
                 hi[e] = hi[e].max(s.domain_id[i as usize]);
@@ -480,7 +515,7 @@ mod tests {
             id_test: vec![],
             ood_val: vec![],
             ood_test: vec![3],
-            env_id: vec![0, 0, 0, -1],
+            env_id: vec![0, 0, -1, -1],
             num_envs: 2,
             domain_id: vec![0; 4],
         };
@@ -507,5 +542,41 @@ mod tests {
         assert!(e.to_string().contains("class 1 of 2 has no training node"));
         let e = s2.validate(5, &[0, 1, 0, 1, 0], 2).unwrap_err();
         assert!(e.to_string().contains("node 4 is in no set"), "{e}");
+        // An environment on an ID-validation node is refused, and the constructors' last
+        // step clears it.
+        let leaky = OodSplit {
+            env_id: vec![0, 0, 0, -1],
+            ..s2.clone()
+        };
+        let e = leaky.validate(4, &[0, 1, 0, 1], 2).unwrap_err();
+        assert!(e.to_string().contains("node 2 has environment 0"), "{e}");
+        assert_eq!(leaky.training_envs_only().env_id, vec![0, 0, -1, -1]);
+    }
+
+    #[test]
+    fn only_training_nodes_carry_an_environment() {
+        let (domain, y) = toy(2);
+        let cov = CovariateCfg {
+            train_ratio: 0.6,
+            val_ratio: 0.2,
+            num_envs: 10,
+            reverse: false,
+            id_frac: 0.1,
+        };
+        let concept = ConceptCfg {
+            bias: ConceptCfg::CORA,
+            id_frac: 0.15,
+        };
+        for s in [
+            good_covariate_split(&domain, &cov, &mut SplitMix64::new(0)),
+            good_concept_split(&domain, &y, &concept, &mut SplitMix64::new(0)),
+        ] {
+            assert!(!s.id_val.is_empty() && !s.id_test.is_empty());
+            let non_train = [&s.id_val, &s.id_test, &s.ood_val, &s.ood_test];
+            for &i in non_train.into_iter().flatten() {
+                assert_eq!(s.env_id[i as usize], -1, "node {i}");
+            }
+            assert!(s.train.iter().all(|&i| s.env_id[i as usize] >= 0));
+        }
     }
 }

@@ -141,7 +141,8 @@ pub fn good_cbas(shift: Shift, seed: u64) -> (NodeGraph, OodSplit) {
         env_id,
         num_envs: 5,
         domain_id,
-    };
+    }
+    .training_envs_only();
     (g, split)
 }
 

@@ -185,7 +185,8 @@ pub fn csbm_ood(cfg: &CsbmCfg, v: CsbmVariant, seed: u64) -> (NodeGraph, OodSpli
         env_id,
         num_envs: 4,
         domain_id: group.iter().map(|&g| i32::from(g)).collect(),
-    };
+    }
+    .training_envs_only();
     let meta = CsbmMeta {
         inv: 0..cfg.inv_dim,
         spu: cfg.inv_dim..f,

@@ -100,6 +100,7 @@ pub fn good_webkb_from(
                 num_envs: last as usize,
                 domain_id,
             }
+            .training_envs_only()
         }
     };
     Ok((g, split))
