@@ -183,6 +183,20 @@ pub fn dsm_loss(
     let device = x0.device();
     let eps = noise.normal_tensor(n, d, &device);
     let t = noise.uniform_tensor(n, &device);
+    dsm_loss_with(den, x0, s, t, eps)
+}
+
+/// [`dsm_loss`] at given times `t` and noise `eps` (tests check the formula from outside).
+///
+/// # Shapes
+/// - x0: `[n, d]`, t: `[n]`, eps: `[n, d]` -> `[1]`
+pub fn dsm_loss_with(
+    den: &impl Denoiser,
+    x0: Tensor<2>,
+    s: &LogSnrSchedule,
+    t: Tensor<1>,
+    eps: Tensor<2>,
+) -> Tensor<1> {
     let (x_t, lambda) = s.diffuse(x0, eps.clone(), t);
     (den.eps(x_t, lambda) - eps).powi_scalar(2).mean()
 }
@@ -331,6 +345,37 @@ pub fn dps_solve(
 mod tests {
     use super::*;
     use repro_core::host::to_vec;
+
+    /// Predicts zero noise.
+    struct ZeroDenoiser;
+    impl Denoiser for ZeroDenoiser {
+        fn eps(&self, x_t: Tensor<2>, _lambda: Tensor<1>) -> Tensor<2> {
+            x_t.zeros_like()
+        }
+    }
+
+    /// Exact for data at the origin: `x_t = s_t eps`, so `eps = x_t / s_t`.
+    struct OriginDenoiser;
+    impl Denoiser for OriginDenoiser {
+        fn eps(&self, x_t: Tensor<2>, lambda: Tensor<1>) -> Tensor<2> {
+            x_t / sigmoid(lambda.unsqueeze_dim::<2>(1).neg()).sqrt()
+        }
+    }
+
+    #[test]
+    fn dsm_loss_at_given_draws_by_hand() {
+        let device = Device::flex();
+        let s = LogSnrSchedule::default();
+        let eps = Tensor::<2>::from_floats([[1.0, 2.0], [3.0, -1.0]], &device);
+        let t = Tensor::<1>::from_floats([0.3, 0.8], &device);
+        let x0 = Tensor::<2>::from_floats([[0.5, -0.5], [2.0, 1.0]], &device);
+        // Predicting 0 costs mean(eps²) = (1 + 4 + 9 + 1) / 4 whatever x0 and t are.
+        let zero = dsm_loss_with(&ZeroDenoiser, x0, &s, t.clone(), eps.clone());
+        assert!((to_vec(zero)[0] - 3.75).abs() < 1e-6);
+        // The exact predictor for data at the origin scores 0.
+        let exact = dsm_loss_with(&OriginDenoiser, Tensor::zeros([2, 2], &device), &s, t, eps);
+        assert!(to_vec(exact)[0].abs() < 1e-10);
+    }
 
     /// The exact noise predictor for N(0, I) data: `x_t ~ N(0, I)` and
     /// `E[eps | x_t] = s_t x_t`.

@@ -108,10 +108,6 @@ pub fn kernel_self_mean(b: &[f32], d: usize, bandwidths: &[f64]) -> f64 {
 /// # Panics
 /// If the sets have different sizes or are empty.
 pub fn sliced_w2(a: &[f32], b: &[f32], d: usize, n_dirs: usize, seed: u64) -> f64 {
-    assert!(
-        a.len() == b.len() && !a.is_empty(),
-        "sliced_w2: needs equal, non-empty sets"
-    );
     let mut noise = Noise::new(seed);
     let dirs: Vec<Vec<f64>> = (0..n_dirs)
         .map(|_| {
@@ -120,6 +116,23 @@ pub fn sliced_w2(a: &[f32], b: &[f32], d: usize, n_dirs: usize, seed: u64) -> f6
             v.into_iter().map(|x| x / norm).collect()
         })
         .collect();
+    sliced_w2_dirs(a, b, d, &dirs)
+}
+
+/// [`sliced_w2`] along given directions (each of length `d`, used as given: pass unit
+/// vectors for the usual definition).
+///
+/// # Panics
+/// If the sets have different sizes or are empty, or a direction is not of length `d`.
+pub fn sliced_w2_dirs(a: &[f32], b: &[f32], d: usize, dirs: &[Vec<f64>]) -> f64 {
+    assert!(
+        a.len() == b.len() && !a.is_empty(),
+        "sliced_w2: needs equal, non-empty sets"
+    );
+    assert!(
+        dirs.iter().all(|u| u.len() == d),
+        "sliced_w2: directions must have {d} entries"
+    );
     let proj = |x: &[f32], u: &[f64]| -> Vec<f64> {
         let mut p: Vec<f64> = x
             .chunks(d)
@@ -141,7 +154,7 @@ pub fn sliced_w2(a: &[f32], b: &[f32], d: usize, n_dirs: usize, seed: u64) -> f6
         .collect::<Vec<f64>>()
         .iter()
         .sum(); // in direction order, independent of thread scheduling
-    (total / n_dirs as f64).sqrt()
+    (total / dirs.len() as f64).sqrt()
 }
 
 /// Fréchet distance of two Gaussians:
@@ -272,6 +285,22 @@ mod tests {
     use repro_core::host::to_vec;
 
     const H: [f64; 5] = [0.05, 0.1, 0.2, 0.5, 1.0];
+
+    #[test]
+    fn sliced_w2_along_given_directions_by_hand() {
+        // a = {(0, 0), (1, 0)}, b = {(0, 1), (2, 0)}. Along e1 the sorted projections are
+        // (0, 1) and (0, 2): mean squared gap 1/2; along e2 (0, 0) and (0, 1): also 1/2.
+        let (a, b) = ([0.0f32, 0.0, 1.0, 0.0], [0.0f32, 1.0, 2.0, 0.0]);
+        let e = [vec![1.0, 0.0], vec![0.0, 1.0]];
+        assert!((sliced_w2_dirs(&a, &b, 2, &e) - 0.5f64.sqrt()).abs() < 1e-12);
+        assert!((sliced_w2_dirs(&a, &b, 2, &e[..1]) - 0.5f64.sqrt()).abs() < 1e-12);
+        // Along (1, 1)/√2: a → (0, 1/√2), b → (1/√2, 2/√2): gaps 1/√2 and 1/√2.
+        let diag = [vec![0.5f64.sqrt(), 0.5f64.sqrt()]];
+        assert!((sliced_w2_dirs(&a, &b, 2, &diag) - 0.5f64.sqrt()).abs() < 1e-12);
+        // A translation by (3, 0) costs 3 along e1 and 0 along e2: sqrt((9 + 0) / 2).
+        let c: Vec<f32> = a.chunks(2).flat_map(|r| [r[0] + 3.0, r[1]]).collect();
+        assert!((sliced_w2_dirs(&a, &c, 2, &e) - 4.5f64.sqrt()).abs() < 1e-6);
+    }
 
     #[test]
     fn mmd_is_zero_for_identical_sets_and_matches_two_diracs() {
