@@ -58,6 +58,9 @@ pub enum GraphError {
     /// A split is not a partition of the nodes, or names a node twice.
     #[error("split: {0}")]
     Split(String),
+    /// An edge weight that is negative or not finite, or a weight list of the wrong length.
+    #[error("edge weights: {0}")]
+    EdgeWeights(String),
 }
 
 /// A graph for node classification, stored on the host.
@@ -239,6 +242,54 @@ impl EdgeIndex {
         }
     }
 
+    /// [`EdgeIndex::new`] with a weight per edge of `g` (PyG `gcn_norm` with
+    /// `edge_weight`): added self loops weigh 1 (PyG's `fill_value` without `improved`),
+    /// degrees are weighted in-degrees, and edge `(s, d)` gets `w · deg(s)^-1/2 · deg(d)^-1/2`
+    /// (0 where a degree is 0). With every weight 1 it equals [`EdgeIndex::new`].
+    ///
+    /// # Errors
+    /// [`GraphError::EdgeWeights`] when `weights` does not have one entry per edge of `g`,
+    /// or an entry is negative or not finite.
+    pub fn weighted(g: &NodeGraph, weights: &[f32], device: &Device) -> Result<Self, GraphError> {
+        if weights.len() != g.src.len() {
+            return Err(GraphError::EdgeWeights(format!(
+                "{} weights for {} edges",
+                weights.len(),
+                g.src.len()
+            )));
+        }
+        if let Some(i) = weights.iter().position(|w| !w.is_finite() || *w < 0.0) {
+            return Err(GraphError::EdgeWeights(format!(
+                "edge {i} has weight {}, not a finite value >= 0",
+                weights[i]
+            )));
+        }
+        let (src, dst) = looped_edges(g);
+        let mut w: Vec<f64> = weights.iter().map(|&w| f64::from(w)).collect();
+        w.resize(src.len(), 1.0);
+        let mut deg = vec![0.0f64; g.n];
+        for (&d, &wi) in dst.iter().zip(&w) {
+            deg[d as usize] += wi;
+        }
+        let inv_sqrt = |x: f64| if x > 0.0 { 1.0 / x.sqrt() } else { 0.0 };
+        let norm: Vec<f32> = src
+            .iter()
+            .zip(&dst)
+            .zip(&w)
+            .map(|((&s, &d), &wi)| (wi * inv_sqrt(deg[s as usize] * deg[d as usize])) as f32)
+            .collect();
+        let e = src.len();
+        Ok(Self {
+            n: g.n,
+            src: int_tensor(&src, device),
+            dst: int_tensor(&dst, device),
+            gcn_norm: Tensor::from_data(TensorData::new(norm.clone(), [e, 1]), device),
+            host_src: src,
+            host_dst: dst,
+            host_norm: norm,
+        })
+    }
+
     /// The same edges on another device.
     pub fn to_device(&self, device: &Device) -> Self {
         Self {
@@ -381,6 +432,42 @@ mod tests {
     fn undirected(n: usize, pairs: &[(u32, u32)]) -> NodeGraph {
         let e = symmetrise(pairs);
         NodeGraph::new(n, &e, vec![0.0; n], 1, vec![0; n], 1).unwrap()
+    }
+
+    #[test]
+    fn weighted_gcn_normalisation_by_hand() {
+        let device = Device::flex();
+        // One edge 0 -> 1 of weight 2; loops of weight 1 are added on both nodes.
+        // deg(0) = 1 (its loop), deg(1) = 2 + 1: norms 2/√3, 1, 1/3.
+        let g = NodeGraph::new(2, &[(0, 1)], vec![0.0; 2], 1, vec![0; 2], 1).unwrap();
+        let e = EdgeIndex::weighted(&g, &[2.0], &device).unwrap();
+        assert_eq!(
+            (e.host_src.clone(), e.host_dst.clone()),
+            (vec![0, 0, 1], vec![1, 0, 1])
+        );
+        let want = [2.0 / 3f32.sqrt(), 1.0, 1.0 / 3.0];
+        for (a, b) in e.host_norm.iter().zip(want) {
+            assert!((a - b).abs() < 1e-6, "{:?}", e.host_norm);
+        }
+        // Unit weights are the unweighted normalisation, bit for bit.
+        let g = undirected(4, &[(0, 1), (1, 2), (2, 3), (3, 0), (0, 2)]);
+        let ones = EdgeIndex::weighted(&g, &vec![1.0; g.src.len()], &device).unwrap();
+        assert_eq!(ones.host_norm, EdgeIndex::new(&g, &device).host_norm);
+        // A zero weight removes the edge from the propagation and from the degrees.
+        let mut w = vec![1.0; g.src.len()];
+        w[0] = 0.0;
+        let z = EdgeIndex::weighted(&g, &w, &device).unwrap();
+        assert_eq!(z.host_norm[0], 0.0);
+        // Bad weights are named.
+        let err = EdgeIndex::weighted(&g, &[1.0], &device)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("1 weights for 10 edges"), "{err}");
+        w[3] = f32::NAN;
+        let err = EdgeIndex::weighted(&g, &w, &device)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("edge 3 has weight NaN"), "{err}");
     }
 
     #[test]

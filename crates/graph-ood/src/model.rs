@@ -126,7 +126,8 @@ impl Dense {
     }
 }
 
-/// `GCNConv`: `out = D̃^{-1/2}(A+I)D̃^{-1/2} X W + b`.
+/// `GCNConv`: `out = D̃^{-1/2}(A+I)D̃^{-1/2} X W + b`; with edge weights, build the edges with
+/// [`EdgeIndex::weighted`](crate::graph::EdgeIndex::weighted) (PyG's `edge_weight`).
 #[derive(Module, Debug)]
 pub struct GcnLayer {
     /// `[d_in, d_out]`, Glorot uniform.
