@@ -574,6 +574,25 @@ struct Waves<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Job files keep rows as JSON: every f64 must read back bit for bit, or a resumed
+    /// run's paired differences move in the last digit (serde_json's `float_roundtrip`).
+    #[test]
+    fn metrics_round_trip_through_json_exactly() {
+        let mut rng = crate::rng::SplitMix64::new(7);
+        for _ in 0..10_000 {
+            let x = f64::from_bits(rng.next_u64() >> 2)
+                * if rng.next_u64() % 2 == 0 { 1.0 } else { -1.0 };
+            if !x.is_finite() {
+                continue;
+            }
+            let back: f64 = serde_json::from_str(&serde_json::to_string(&x).unwrap()).unwrap();
+            assert_eq!(back.to_bits(), x.to_bits(), "{x:e}");
+        }
+        let tricky = 0.09999999999999788f64;
+        let back: f64 = serde_json::from_str(&serde_json::to_string(&tricky).unwrap()).unwrap();
+        assert_eq!(back.to_bits(), tricky.to_bits());
+    }
     use crate::experiment::Shard;
     use crate::testing::TempDir;
 
