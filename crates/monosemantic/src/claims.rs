@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use repro_core::experiment::Results;
-use repro_core::report::{Claim, Plot, Table};
+use repro_core::report::{Claim, Plot, Table, Verdict};
 use repro_core::stats::Summary;
 
 use crate::INFO;
@@ -125,7 +125,7 @@ pub(crate) fn decide_claims(
     t2: &T2,
 ) -> anyhow::Result<Vec<Claim>> {
     let d = digits(results);
-    Ok(vec![
+    let mut claims = vec![
         mono1(&d)?,
         mono2(&d)?,
         mono3(&d)?,
@@ -133,9 +133,44 @@ pub(crate) fn decide_claims(
         mono5(&d)?,
         mono6(&d)?,
         mono7(cfg, &d)?,
-        mono_t1(&toys(results))?,
-        mono_t2(t2),
-    ])
+    ];
+    gate_digits_claims(&d, &mut claims)?;
+    claims.push(mono_t1(&toys(results))?);
+    claims.push(mono_t2(t2));
+    Ok(claims)
+}
+
+/// The testbed gate, declared before running (issue 18): the digits claims compare codes
+/// learned by contrastive pretraining, so they are only tested where that pretraining
+/// learned something: the CL probe's mean clean accuracy must at least match the untrained
+/// (randomly initialised) encoder's. Otherwise MONO-1..7 are inconclusive ("testbed too
+/// weak"), never "not reproduced". No effect when the digits experiment did not run.
+fn gate_digits_claims(d: &View<'_>, claims: &mut [Claim]) -> anyhow::Result<()> {
+    let clean = key_eta(0.0);
+    let (cl, rand) = (d.values("CL", &clean, ACC)?, d.values("RAND", &clean, ACC)?);
+    if cl.is_empty() || rand.is_empty() {
+        return Ok(());
+    }
+    let (cl, rand) = (Summary::of(&cl).mean, Summary::of(&rand).mean);
+    let passed = cl >= rand;
+    for c in claims.iter_mut() {
+        let id = c.id.clone();
+        let mut g = std::mem::replace(c, INFO.claim(&id))
+            .measure("gate_cl_probe_acc", cl)
+            .measure("gate_untrained_probe_acc", rand);
+        if !passed {
+            g = g
+                .measure(
+                    "note",
+                    format!(
+                        "testbed too weak: the CL probe ({cl:.1}) is below the untrained encoder's ({rand:.1}), so the codes compared did not learn; not evaluable here"
+                    ),
+                )
+                .with_verdict(Verdict::Inconclusive);
+        }
+        *c = g;
+    }
+    Ok(())
 }
 
 fn mono1(d: &View<'_>) -> anyhow::Result<Claim> {
@@ -271,6 +306,15 @@ fn mono_t1(t: &View<'_>) -> anyhow::Result<Claim> {
         .measure("d_eta0.8_ci", ci(&t_eta))
         .measure("d_sigma0.4_mean", t_sig.mean)
         .measure("d_sigma0.4_ci", ci(&t_sig))
+        .measure(
+            "labels",
+            "argmax over the features both codes represent (corrected protocol)",
+        )
+        .measure(
+            "diagnostic_all_features_d_clean_mean",
+            t.acc_diff("T1-mono-all", "T1-poly-all", &key_eta(0.0))?
+                .mean,
+        )
         .decide(t_clean.ci_below(0.0) && (t_eta.ci_above(0.0) || t_sig.ci_above(0.0))))
 }
 
@@ -383,19 +427,22 @@ fn feature_table(d: &View<'_>, methods: &[&str]) -> anyhow::Result<Table> {
     Ok(t)
 }
 
-fn t1_table(cfg: &ExperimentConfig, t: &View<'_>) -> anyhow::Result<Table> {
-    let mut table = Table::new(
-        "Toy T1: probe accuracy (points)",
-        &["setting", "poly", "mono", "mono−poly [95% CI]"],
-    );
+fn t1_table(
+    cfg: &ExperimentConfig,
+    t: &View<'_>,
+    suffix: &str,
+    title: &str,
+) -> anyhow::Result<Table> {
+    let mut table = Table::new(title, &["setting", "poly", "mono", "mono−poly [95% CI]"]);
+    let (poly, mono) = (format!("T1-poly{suffix}"), format!("T1-mono{suffix}"));
     let mut settings: Vec<String> = cfg.t1_etas.iter().map(|&e| key_eta(e)).collect();
     settings.extend(cfg.t1_sigmas.iter().map(|s| format!("gauss={s}")));
     for st in &settings {
-        let d = t.acc_diff("T1-mono", "T1-poly", st)?;
+        let d = t.acc_diff(&mono, &poly, st)?;
         table.row(vec![
             st.clone(),
-            Summary::of(&t.values("T1-poly", st, ACC)?).fmt_mean_std(1),
-            Summary::of(&t.values("T1-mono", st, ACC)?).fmt_mean_std(1),
+            Summary::of(&t.values(&poly, st, ACC)?).fmt_mean_std(1),
+            Summary::of(&t.values(&mono, st, ACC)?).fmt_mean_std(1),
             format!("{:.2} [{:.2}, {:.2}]", d.mean, d.ci_low, d.ci_high),
         ]);
     }
@@ -463,7 +510,18 @@ pub(crate) fn tables_and_plots(
     report.tables.push(accuracy_table(&d, &methods, &settings)?);
     report.tables.push(paired_table(&d, &settings)?);
     report.tables.push(feature_table(&d, &methods)?);
-    report.tables.push(t1_table(cfg, &toys(results))?);
+    report.tables.push(t1_table(
+        cfg,
+        &toys(results),
+        "",
+        "Toy T1: probe accuracy (points), label = argmax over the features both codes represent",
+    )?);
+    report.tables.push(t1_table(
+        cfg,
+        &toys(results),
+        "-all",
+        "Toy T1 diagnostic: label = argmax over all features (the spec's, unreachable for [I | 0])",
+    )?);
     report.plots.push(noise_plot(
         &d,
         ("label_noise", "Accuracy under label noise", "η"),
@@ -534,5 +592,40 @@ mod tests {
         let mut uneven = results.clone();
         uneven.push(Row::new(DIGITS, "eta=0", "CL", Some(2)).metric(ACC, 1.0));
         assert!(digits(&uneven).acc_diff("NCL", "CL", "eta=0").is_err());
+    }
+
+    #[test]
+    fn a_cl_probe_below_the_untrained_encoder_makes_the_digits_claims_inconclusive() {
+        let clean = key_eta(0.0);
+        let results = |cl: f64, rand: f64| -> Results {
+            (0..2)
+                .flat_map(|s| {
+                    [
+                        Row::new(DIGITS, &clean, "CL", Some(s)).metric(ACC, cl),
+                        Row::new(DIGITS, &clean, "RAND", Some(s)).metric(ACC, rand),
+                    ]
+                })
+                .collect()
+        };
+        let decided = || vec![INFO.claim("MONO-2").decide(true)];
+        let weak = results(88.6, 94.4);
+        let mut claims = decided();
+        gate_digits_claims(&digits(&weak), &mut claims).unwrap();
+        assert_eq!(claims[0].verdict, Verdict::Inconclusive);
+        let note = claims[0].measured["note"].as_str().unwrap();
+        assert!(
+            note.contains("testbed too weak") && note.contains("88.6"),
+            "{note}"
+        );
+        // At the threshold the gate passes and the verdict stands.
+        let ok = results(94.4, 94.4);
+        let mut claims = decided();
+        gate_digits_claims(&digits(&ok), &mut claims).unwrap();
+        assert_eq!(claims[0].verdict, Verdict::Reproduced);
+        assert!(!claims[0].measured.contains_key("note"));
+        // Digits not run: nothing to gate.
+        let mut claims = decided();
+        gate_digits_claims(&digits(&Results::default()), &mut claims).unwrap();
+        assert_eq!(claims[0].verdict, Verdict::Reproduced);
     }
 }

@@ -153,20 +153,7 @@ fn toy_t1(
     let fit = train_superposition(t1, s, device)?;
     let [n_tr, n_te] = cfg.t1_samples;
     let x = sparse_features(n_tr + n_te, nf, t1.sparsity, &mut stream(s, "t1-data", 0.0));
-    let y = argmax_labels(&x, nf);
     let (x_tr, x_te) = x.split_at(n_tr * nf);
-    let (y_tr, y_te) = y.split_at(n_tr);
-    let n_classes = nf;
-    let truth: Vec<usize> = y_te.iter().map(|&v| v as usize).collect();
-    let label_sets: Vec<Vec<usize>> = cfg
-        .t1_etas
-        .iter()
-        .map(|&eta| {
-            flip_labels(y_tr, eta, &mut stream(s, "t1-label", eta))
-                .map(|v| v.into_iter().map(|c| c as usize).collect())
-        })
-        .collect::<Result<_, _>>()?;
-    let eta0 = cfg.t1_etas.iter().position(|&e| e == 0.0);
     let k = fit.losses.len().min(10);
     let mut results = vec![
         json!({"kind": "t1_train", "seed": s, "represented": fit.represented,
@@ -175,30 +162,60 @@ fn toy_t1(
         "flag_few_represented": fit.represented <= d}),
     ];
     let mut rows = Vec::new();
-    for (code, w) in [("T1-poly", fit.w.clone()), ("T1-mono", mono_weights(d, nf))] {
-        let row = |setting: &str, acc: f64| {
-            Row::new(&job.experiment, setting, code, Some(s)).metric("acc", acc)
+    // Corrected protocol (issue 18): the label is the argmax over the first `d` features,
+    // the ones both codes represent; the spec's argmax over all `n_f` features (which
+    // `[I_d | 0]` cannot exceed ~50% on by construction) is kept as a diagnostic
+    // (methods `T1-poly-all`, `T1-mono-all`).
+    let top = d.min(nf);
+    let first_d: Vec<f32> = x
+        .chunks(nf)
+        .flat_map(|r| r[..top].iter().copied())
+        .collect();
+    for (suffix, y, n_classes) in [
+        ("", argmax_labels(&first_d, top), top),
+        ("-all", argmax_labels(&x, nf), nf),
+    ] {
+        let (y_tr, y_te) = y.split_at(n_tr);
+        let truth: Vec<usize> = y_te.iter().map(|&v| v as usize).collect();
+        let label_sets: Vec<Vec<usize>> = cfg
+            .t1_etas
+            .iter()
+            .map(|&eta| {
+                flip_labels(y_tr, eta, &mut stream(s, "t1-label", eta))
+                    .map(|v| v.into_iter().map(|c| c as usize).collect())
+            })
+            .collect::<Result<_, _>>()?;
+        let eta0 = cfg.t1_etas.iter().position(|&e| e == 0.0);
+        let labels = if suffix.is_empty() {
+            format!("first{top}")
+        } else {
+            format!("all{nf}")
         };
-        let h_tr = encode(&w, d, x_tr, nf);
-        let h_te = encode(&w, d, x_te, nf);
-        let probe_cfg = ProbeConfig {
-            seed: s,
-            ..cfg.t1_probe.clone()
-        };
-        let probes = train_linear_probes(&h_tr, d, &label_sets, n_classes, &probe_cfg, device)?;
-        for (k, &eta) in cfg.t1_etas.iter().enumerate() {
-            let acc = 100.0 * probes.probes[k].accuracy(&h_te, &truth);
-            rows.push(row(&key_eta(eta), acc));
-            results.push(json!({"kind": "t1", "seed": s, "code": code, "eta": eta, "acc": acc}));
-        }
-        if let Some(i0) = eta0 {
-            for &sig in &cfg.t1_sigmas {
-                let noise = gaussian_values(h_te.len(), sig, &mut stream(s, "t1-input", sig));
-                let noisy: Vec<f32> = h_te.iter().zip(noise).map(|(a, b)| a + b).collect();
-                let acc = 100.0 * probes.probes[i0].accuracy(&noisy, &truth);
-                rows.push(row(&format!("gauss={sig}"), acc));
-                results
-                    .push(json!({"kind": "t1", "seed": s, "code": code, "sigma": sig, "acc": acc}));
+        for (code, w) in [("T1-poly", fit.w.clone()), ("T1-mono", mono_weights(d, nf))] {
+            let code = format!("{code}{suffix}");
+            let row = |setting: &str, acc: f64| {
+                Row::new(&job.experiment, setting, &code, Some(s)).metric("acc", acc)
+            };
+            let h_tr = encode(&w, d, x_tr, nf);
+            let h_te = encode(&w, d, x_te, nf);
+            let probe_cfg = ProbeConfig {
+                seed: s,
+                ..cfg.t1_probe.clone()
+            };
+            let probes = train_linear_probes(&h_tr, d, &label_sets, n_classes, &probe_cfg, device)?;
+            for (k, &eta) in cfg.t1_etas.iter().enumerate() {
+                let acc = 100.0 * probes.probes[k].accuracy(&h_te, &truth);
+                rows.push(row(&key_eta(eta), acc));
+                results.push(json!({"kind": "t1", "seed": s, "code": code, "labels": labels, "eta": eta, "acc": acc}));
+            }
+            if let Some(i0) = eta0 {
+                for &sig in &cfg.t1_sigmas {
+                    let noise = gaussian_values(h_te.len(), sig, &mut stream(s, "t1-input", sig));
+                    let noisy: Vec<f32> = h_te.iter().zip(noise).map(|(a, b)| a + b).collect();
+                    let acc = 100.0 * probes.probes[i0].accuracy(&noisy, &truth);
+                    rows.push(row(&format!("gauss={sig}"), acc));
+                    results.push(json!({"kind": "t1", "seed": s, "code": code, "labels": labels, "sigma": sig, "acc": acc}));
+                }
             }
         }
     }
