@@ -4,7 +4,8 @@
 //!
 //! `cargo run -p repro-flowdiff --example flowdiff_sheets -- <report.json> <out_dir> [per_row]`
 //!
-//! The report writer only renders line and scatter plots, so image grids are drawn here.
+//! Reports written since the sheets became image-grid plots already carry them as SVG files;
+//! this redraws them from an older `report.json`.
 
 use anyhow::{Context, bail};
 use repro_core::Report;
@@ -30,9 +31,10 @@ fn main() -> anyhow::Result<()> {
             args[0]
         );
     }
-    for (stem, svg) in sheets {
-        let path = out.join(format!("{stem}.svg"));
-        std::fs::write(&path, svg).with_context(|| format!("cannot write {}", path.display()))?;
+    for plot in sheets {
+        let path = out.join(format!("{}.svg", plot.name));
+        std::fs::write(&path, plot.to_svg()?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         println!("{}", path.display());
     }
     Ok(())

@@ -226,65 +226,6 @@ pub fn label_entropy(pred: &[u8]) -> f64 {
         .sum()
 }
 
-/// An SVG sheet of 8x8 images in `[-1, 1]` (`[n * 64]`), `cols` per row, one grey `rect`
-/// per pixel (ink dark on white: grey = 255 (1 - x) / 2), a 1-pixel gap between images.
-pub fn digits_grid_svg(images: &[f32], cols: usize, cell: usize) -> String {
-    let n = images.len() / PIXELS;
-    let cols = cols.max(1);
-    let rows = n.div_ceil(cols);
-    let pitch = (SIDE + 1) * cell;
-    let (w, h) = (cols * pitch + cell, rows * pitch + cell);
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" shape-rendering=\"crispEdges\">\n<rect width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>\n"
-    );
-    for i in 0..n {
-        let (ox, oy) = (cell + (i % cols) * pitch, cell + (i / cols) * pitch);
-        push_image(&mut s, &images[i * PIXELS..(i + 1) * PIXELS], ox, oy, cell);
-    }
-    s.push_str("</svg>\n");
-    s
-}
-
-/// Appends one 8x8 image (values in [-1, 1], white = -1) as SVG rects at `(ox, oy)`.
-fn push_image(s: &mut String, image: &[f32], ox: usize, oy: usize, cell: usize) {
-    for (p, &v) in image.iter().enumerate() {
-        let g = (255.0 * (1.0 - v.clamp(-1.0, 1.0)) / 2.0).round() as u8;
-        s.push_str(&format!(
-            "<rect x=\"{}\" y=\"{}\" width=\"{cell}\" height=\"{cell}\" fill=\"#{g:02x}{g:02x}{g:02x}\"/>\n",
-            ox + (p % SIDE) * cell,
-            oy + (p / SIDE) * cell,
-        ));
-    }
-}
-
-/// An SVG sheet with one labelled row of up to `per_row` 8x8 images per entry of `rows`
-/// (`(label, images [k * 64])`), drawn as in [`digits_grid_svg`].
-pub fn labelled_sheet_svg(rows: &[(String, Vec<f32>)], per_row: usize, cell: usize) -> String {
-    let pitch = (SIDE + 1) * cell;
-    let label_w = 15 * cell * 2;
-    let w = label_w + per_row * pitch + cell;
-    let h = rows.len() * pitch + cell;
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" shape-rendering=\"crispEdges\">\n<rect width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>\n"
-    );
-    for (r, (label, images)) in rows.iter().enumerate() {
-        let oy = cell + r * pitch;
-        s.push_str(&format!(
-            "<text x=\"{}\" y=\"{}\" font-family=\"sans-serif\" font-size=\"{}\" text-anchor=\"end\">{label}</text>\n",
-            label_w - cell,
-            oy + pitch / 2 + cell,
-            3 * cell
-        ));
-        let n = (images.len() / PIXELS).min(per_row);
-        for i in 0..n {
-            let ox = label_w + (i * pitch);
-            push_image(&mut s, &images[i * PIXELS..(i + 1) * PIXELS], ox, oy, cell);
-        }
-    }
-    s.push_str("</svg>\n");
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,19 +250,5 @@ mod tests {
         assert_eq!(label_entropy(&[3; 50]), 0.0);
         let uniform: Vec<u8> = (0..1000).map(|i| (i % 10) as u8).collect();
         assert!((label_entropy(&uniform) - 10f64.ln()).abs() < 1e-12);
-    }
-
-    #[test]
-    fn grid_has_one_rect_per_pixel() {
-        let imgs = vec![0.0f32; 3 * PIXELS];
-        let svg = digits_grid_svg(&imgs, 2, 3);
-        assert!(svg.starts_with("<svg"));
-        // Background plus 3 x 64 pixels; x = 0 is mid grey 0x80.
-        assert_eq!(svg.matches("<rect").count(), 1 + 3 * PIXELS);
-        assert!(svg.contains("#808080"));
-        let rows = vec![("a".to_owned(), imgs.clone()), ("b".to_owned(), imgs)];
-        let svg = labelled_sheet_svg(&rows, 2, 3);
-        assert_eq!(svg.matches("<rect").count(), 1 + 2 * 2 * PIXELS);
-        assert_eq!(svg.matches("<text").count(), 2);
     }
 }

@@ -129,9 +129,30 @@ fn tiny_digits_and_downstream_run_gives_finite_metrics() {
     assert!(c5.measured.contains_key("d2_inpaint_ci95"), "{c5:?}");
     let sheets = sample_sheets(&report, 4);
     assert_eq!(sheets.len(), 1);
-    assert_eq!(sheets[0].0, "sheet_digits_noise0.2");
-    assert!(sheets[0].1.contains(">flowdiff_pm</text>"));
-    assert!(sheets.iter().all(|(_, s)| s.starts_with("<svg")));
+    assert_eq!(sheets[0].name, "sheet_digits_noise0.2");
+    // One row of 4 images per recorded method, and the same plot in the report itself.
+    assert_eq!(sheets[0].images.len(), 4 * sheets[0].rows.len());
+    assert!(sheets[0].rows.iter().any(|r| r == "flowdiff_pm"));
+    let svg = sheets[0].to_svg().unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains(">flowdiff_pm</text>"));
+    // The report's own plot holds the exact pixels; report.results rounds them to 1e-3.
+    let own = report
+        .plots
+        .iter()
+        .find(|p| p.name == sheets[0].name)
+        .expect("the sheet is a plot of the report");
+    assert_eq!(
+        (&own.rows, own.images.len()),
+        (&sheets[0].rows, sheets[0].images.len())
+    );
+    for (a, b) in own.images.iter().zip(&sheets[0].images) {
+        assert!(
+            a.pixels
+                .iter()
+                .zip(&b.pixels)
+                .all(|(x, y)| (x - y).abs() < 1e-3)
+        );
+    }
     assert!(
         report
             .plots

@@ -582,7 +582,11 @@ mod tests {
         let mut rng = crate::rng::SplitMix64::new(7);
         for _ in 0..10_000 {
             let x = f64::from_bits(rng.next_u64() >> 2)
-                * if rng.next_u64() % 2 == 0 { 1.0 } else { -1.0 };
+                * if rng.next_u64().is_multiple_of(2) {
+                    1.0
+                } else {
+                    -1.0
+                };
             if !x.is_finite() {
                 continue;
             }

@@ -85,7 +85,7 @@ pub struct Plot {
     /// Category names: the bars' rows, or the heatmap's columns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub categories: Vec<String>,
-    /// The heatmap's row names.
+    /// The heatmap's row names, or an image grid's row labels (drawn left of each row).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rows: Vec<String>,
     /// The heatmap's values, `rows.len()` rows of `categories.len()` values.
@@ -195,6 +195,12 @@ impl Plot {
         let mut p = Self::new(PlotKind::ImageGrid, name, title, "", "");
         p.columns = columns;
         p
+    }
+
+    /// Labels the grid's rows (one per row of `columns` images, drawn at the left).
+    pub fn row_labels(mut self, labels: &[&str]) -> Self {
+        self.rows = labels.iter().map(|l| l.to_string()).collect();
+        self
     }
 
     /// Adds a grey-scale image (`pixels` row-major, `height * width` values in `[0, 1]`).

@@ -384,20 +384,34 @@ pub(super) fn image_grid(p: &Plot) -> anyhow::Result<String> {
         .map(|im| im.width.max(im.height))
         .max()
         .unwrap_or(1);
-    let px = (64.0 / side as f64).ceil().max(1.0);
+    // Images at least 64 px on their longer side, 32 px in wide grids.
+    let target = if p.columns > 8 { 32.0 } else { 64.0 };
+    let px = (target / side as f64).ceil().max(1.0);
     let label_chars = max_chars(p.images.iter().map(|im| &im.label)) as f64;
-    let cell_w = (side as f64 * px).max(label_chars * 0.85 * CHAR_W) + 12.0;
-    let cell_h = side as f64 * px + 24.0;
+    let captions = label_chars > 0.0;
+    let cell_w =
+        (side as f64 * px).max(label_chars * 0.85 * CHAR_W) + if captions { 12.0 } else { 4.0 };
+    let cell_h = side as f64 * px + if captions { 24.0 } else { 4.0 };
     let n_rows = p.images.len().div_ceil(p.columns);
     let cols = p.columns.min(p.images.len()).max(1);
-    let w = (cell_w * cols as f64 + 20.0).max(240.0);
+    let left = 10.0
+        + if p.rows.is_empty() {
+            0.0
+        } else {
+            CHAR_W * max_chars(&p.rows) as f64 + 10.0
+        };
+    let w = (left + cell_w * cols as f64 + 10.0).max(240.0);
     let top = 40.0;
     let h = top + cell_h * n_rows as f64 + 10.0;
     let mut d = Doc::new(w, h);
     d.text((w / 2.0, 24.0), &p.title, 18, "middle", 0.0, "#000000");
+    for (r, label) in p.rows.iter().enumerate().take(n_rows) {
+        let y = top + cell_h * r as f64 + side as f64 * px / 2.0 + 4.0;
+        d.text((left - 8.0, y), label, 12, "end", 0.0, "#000000");
+    }
     for (i, im) in p.images.iter().enumerate() {
         let (gx, gy) = ((i % p.columns) as f64, (i / p.columns) as f64);
-        let x0 = 10.0 + gx * cell_w + (cell_w - im.width as f64 * px) / 2.0;
+        let x0 = left + gx * cell_w + (cell_w - im.width as f64 * px) / 2.0;
         let y0 = top + gy * cell_h;
         for (j, &v) in im.pixels.iter().enumerate() {
             let fill = if v.is_finite() {
@@ -409,7 +423,10 @@ pub(super) fn image_grid(p: &Plot) -> anyhow::Result<String> {
             let (x, y) = ((j % im.width) as f64, (j / im.width) as f64);
             d.rect(x0 + x * px, y0 + y * px, px, px, &fill, "");
         }
-        let cx = 10.0 + gx * cell_w + cell_w / 2.0;
+        if !captions {
+            continue;
+        }
+        let cx = left + gx * cell_w + cell_w / 2.0;
         d.text(
             (cx, y0 + im.height as f64 * px + 15.0),
             &im.label,
@@ -498,6 +515,15 @@ mod tests {
             1 + 2,
             "background, 1.0 and clamped 2.0"
         );
+        // Row labels and no captions: labels at the left, one text per row plus the title.
+        let rows = Plot::image_grid("r", "R", 2)
+            .row_labels(&["clean", "noisy"])
+            .image("", 2, 2, vec![0.0; 4])
+            .image("", 2, 2, vec![0.0; 4])
+            .image("", 2, 2, vec![1.0; 4]);
+        let svg = image_grid(&rows).unwrap();
+        assert_eq!(svg.matches("<text").count(), 1 + 2);
+        assert!(svg.contains(">clean<") && svg.contains(">noisy<"));
         let bad = Plot::image_grid("g", "G", 2).image("a", 2, 2, vec![0.0; 3]);
         let e = image_grid(&bad).unwrap_err().to_string();
         assert!(e.contains("image 0 (`a`) has 3 pixels for 2×2"), "{e}");

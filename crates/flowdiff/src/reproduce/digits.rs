@@ -38,9 +38,7 @@ use super::{fmt_opt, mean, mean_std_curve};
 use crate::config::{DigitsConfig, DigitsCorruption, DownstreamConfig, ExperimentConfig};
 use crate::corruption::{CleanSamples, ForwardOperator, IdentityOp, MatrixOp, corrupt};
 use crate::diffusion::{LogSnrSchedule, MlpDenoiser, ddim_sample, dps_solve};
-use crate::digits::{
-    DigitsData, DigitsJudge, PIXELS, gather_rows, label_entropy, labelled_sheet_svg,
-};
+use crate::digits::{DigitsData, DigitsJudge, PIXELS, gather_rows, label_entropy};
 use crate::eval::psnr_per_image;
 use crate::flow::CondRealNvp;
 use crate::objective::GaussianPrior;
@@ -567,9 +565,10 @@ pub(super) fn judge_json(row: &Row) -> serde_json::Value {
     v
 }
 
-/// Renders the sample sheets recorded in `report.results` as one SVG per corruption, a
-/// labelled row per method with at most `per_row` images: `(file stem, svg)`.
-pub fn sample_sheets(report: &Report, per_row: usize) -> Vec<(String, String)> {
+/// The digits sample sheets recorded in `report.results` (rows with `"kind": "sheet"`) as
+/// image-grid plots, one per corruption, with a labelled row of at most `per_row` 8x8
+/// images per method (ink dark on white).
+pub fn sample_sheets(report: &Report, per_row: usize) -> Vec<Plot> {
     let mut by_config: BTreeMap<String, Vec<(String, Vec<f32>)>> = BTreeMap::new();
     for r in report.results.iter().filter(|r| r["kind"] == "sheet") {
         let (Some(config), Some(method), Some(px)) = (
@@ -590,13 +589,35 @@ pub fn sample_sheets(report: &Report, per_row: usize) -> Vec<(String, String)> {
     }
     by_config
         .into_iter()
-        .map(|(config, rows)| {
-            (
-                format!("sheet_digits_{config}"),
-                labelled_sheet_svg(&rows, per_row, 4),
-            )
-        })
+        .map(|(config, rows)| sheet_plot(&config, &rows, per_row))
         .collect()
+}
+
+/// One corruption's sheet: a row of up to `per_row` images per `(method, pixels in [-1, 1])`.
+fn sheet_plot(config: &str, rows: &[(String, Vec<f32>)], per_row: usize) -> Plot {
+    let per_row = per_row.max(1);
+    let labels: Vec<&str> = rows.iter().map(|(m, _)| m.as_str()).collect();
+    let mut plot = Plot::image_grid(
+        &format!("sheet_digits_{config}"),
+        &format!("digits {config}: samples and posterior means (seed 0)"),
+        per_row,
+    )
+    .row_labels(&labels);
+    for (_, px) in rows {
+        let images: Vec<&[f32]> = px.chunks(PIXELS).take(per_row).collect();
+        for k in 0..per_row {
+            // Short rows are padded with white so every method keeps its own row.
+            let ink: Vec<f64> = match images.get(k) {
+                Some(im) => im
+                    .iter()
+                    .map(|&v| f64::from((1.0 - v.clamp(-1.0, 1.0)) / 2.0))
+                    .collect(),
+                None => vec![1.0; PIXELS],
+            };
+            plot = plot.image("", 8, 8, ink);
+        }
+    }
+    plot
 }
 
 /// The digits jobs' payloads by corruption name (sorted) and seed.
@@ -626,8 +647,7 @@ fn values(r: &Results, e: &str, setting: &str, method: &str, metric: &str) -> Ve
     r.values(e, setting, method, metric).unwrap_or_default()
 }
 
-/// E2 / E3 tables and the curves (sample sheets are rendered by the `flowdiff_sheets`
-/// example from the pixel rows of `report.results`).
+/// E2 / E3 tables, the curves and the sample sheets (image grids of the first seed).
 pub(super) fn tables_and_plots(
     report: &mut Report,
     cfg: &ExperimentConfig,
@@ -662,6 +682,10 @@ pub(super) fn tables_and_plots(
         }
         report.tables.push(t);
         let rs: Vec<&DigitsRun> = rs.values().copied().collect();
+        if let Some(run) = rs.iter().find(|r| !r.sheets.is_empty()) {
+            let per_row = cfg.digits.sheet_images;
+            report.plots.push(sheet_plot(name, &run.sheets, per_row));
+        }
         if !rs[0].curve_fd.is_empty() {
             let curve = |get: &dyn Fn(&DigitsRun) -> &Vec<(f64, f64)>| {
                 mean_std_curve(
@@ -894,4 +918,27 @@ fn claim_c5(
     } else {
         c5
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sheets_are_rows_of_ink_on_white_padded_per_method() {
+        // Method a: 2 images (ink 1 -> black 0, background -1 -> white 1, 0 -> grey 0.5);
+        // method b: 1 image, padded with a white one.
+        let mut a = vec![1.0f32; PIXELS];
+        a.extend(vec![-1.0f32; PIXELS]);
+        let b = vec![0.0f32; PIXELS];
+        let rows = vec![("a".to_owned(), a), ("b".to_owned(), b)];
+        let p = sheet_plot("noise0.2", &rows, 2);
+        assert_eq!(p.name, "sheet_digits_noise0.2");
+        assert_eq!(p.rows, ["a", "b"]);
+        assert_eq!(p.images.len(), 4);
+        let first: Vec<f64> = p.images.iter().map(|im| im.pixels[0]).collect();
+        assert_eq!(first, [0.0, 1.0, 0.5, 1.0]);
+        // Extra images beyond `per_row` are left out.
+        assert_eq!(sheet_plot("x", &rows, 1).images.len(), 2);
+    }
 }
