@@ -22,8 +22,8 @@ pub struct Args {
     /// compiled in rebuilds the xtask with it in target/gpu, leaving the CPU build alone.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
-    /// Number of seeds (default: the profile's).
-    #[arg(long)]
+    /// Number of seeds, at least 1 (default: the profile's).
+    #[arg(long, value_parser = parse_seeds)]
     pub seeds: Option<usize>,
     /// Output folder (default: results/<paper>/<profile>/). Finished jobs are kept in
     /// <out>/jobs/, so rerunning the same command resumes where it stopped.
@@ -204,4 +204,13 @@ fn reexec_with_feature(args: &Args) -> anyhow::Result<()> {
         anyhow::bail!("the {feature} build or run failed ({status})");
     }
     Ok(())
+}
+
+/// `--seeds`: a positive count (0 seeds would decide every claim on nothing).
+fn parse_seeds(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("at least 1 seed is needed".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a number of seeds")),
+    }
 }

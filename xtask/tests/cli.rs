@@ -84,6 +84,57 @@ fn bad_arguments_are_explained() {
         "{}",
         text(&out)
     );
+    let out = xtask(&["reproduce", "graph-ood", "--seeds", "0"], &[]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("at least 1 seed"), "{}", text(&out));
+    let out = xtask(&["reproduce", "graph-ood", "--shard", "3/2"], &[]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("invalid shard `3/2`"), "{}", text(&out));
+    let out = xtask(
+        &[
+            "reproduce",
+            "graph-ood",
+            "--profile",
+            "smoke",
+            "--only",
+            "cbass",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("unknown experiment `cbass`"),
+        "{}",
+        text(&out)
+    );
+    // An output folder that cannot be created, and a merge of a folder no run wrote.
+    let out = xtask(
+        &[
+            "reproduce",
+            "graph-ood",
+            "--profile",
+            "smoke",
+            "--out",
+            "/proc/no/such/dir",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("cannot create /proc/no/such/dir"),
+        "{}",
+        text(&out)
+    );
+    let tmp = repro_core::testing::TempDir::new("cli-report");
+    let dir = tmp.path().to_str().unwrap();
+    let out = xtask(&["report", "graph-ood", "--out", dir], &[]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("plan.json"), "{}", text(&out));
+    let out = xtask(&["report", "nope", "--out", dir], &[]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("unknown or not yet implemented paper `nope`"));
+    let out = xtask(&["frobnicate"], &[]);
+    assert!(!out.status.success());
     let out = xtask(&["data", "verify", "coraa"], &[]);
     assert!(
         text(&out).contains("unknown dataset `coraa`"),
