@@ -10,6 +10,7 @@ pub const PAPERS: &[Paper] = &[
     repro_monosemantic::PAPER,
     repro_flowdiff::PAPER,
     repro_llm_issues::PAPER,
+    repro_icl_ood::PAPER,
 ];
 
 /// Finds a paper by name, with a helpful error.

@@ -94,43 +94,7 @@ pub fn batch_ids(
     ))
 }
 
-/// What a training run reports to, and where it may checkpoint.
-#[derive(Clone)]
-pub struct Hooks<'a> {
-    /// Called with `1` after every step.
-    pub progress: &'a (dyn Fn(u64) + Sync),
-    /// Where the run saves its state every [`Hooks::every`] steps and resumes from.
-    pub checkpoint: Option<Checkpoint>,
-    /// Steps between checkpoints (and the last step).
-    pub every: usize,
-}
-
-fn no_progress(_: u64) {}
-
-impl Hooks<'static> {
-    /// No progress reporting, no checkpoint.
-    pub fn none() -> Self {
-        Hooks {
-            progress: &no_progress,
-            checkpoint: None,
-            every: usize::MAX,
-        }
-    }
-}
-
-impl<'a> Hooks<'a> {
-    /// The same progress, checkpointing into the subfolder `name` of this checkpoint.
-    pub fn sub(&self, name: &str) -> Hooks<'a> {
-        Hooks {
-            progress: self.progress,
-            checkpoint: self
-                .checkpoint
-                .as_ref()
-                .map(|c| Checkpoint::new(c.dir().join(name))),
-            every: self.every,
-        }
-    }
-}
+pub use repro_core::train::Hooks;
 
 /// The loop state of a checkpoint (losses as `f64` bits: exact through JSON).
 #[derive(Serialize, Deserialize)]

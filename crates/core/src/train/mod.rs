@@ -58,6 +58,44 @@ pub fn ensure_finite(what: &str, step: usize, value: f64) -> Result<f64, TrainEr
     }
 }
 
+/// Where a long training run reports progress and checkpoints (long-context, icl-ood).
+#[derive(Clone)]
+pub struct Hooks<'a> {
+    /// Called with `1` after every optimiser step.
+    pub progress: &'a (dyn Fn(u64) + Sync),
+    /// Where the run saves its state every [`Hooks::every`] steps and resumes from.
+    pub checkpoint: Option<Checkpoint>,
+    /// Steps between checkpoints (and the last step).
+    pub every: usize,
+}
+
+fn no_progress(_: u64) {}
+
+impl Hooks<'static> {
+    /// No progress reporting, no checkpoint.
+    pub fn none() -> Self {
+        Hooks {
+            progress: &no_progress,
+            checkpoint: None,
+            every: usize::MAX,
+        }
+    }
+}
+
+impl<'a> Hooks<'a> {
+    /// The same progress, checkpointing into the subfolder `name` of this checkpoint.
+    pub fn sub(&self, name: &str) -> Hooks<'a> {
+        Hooks {
+            progress: self.progress,
+            checkpoint: self
+                .checkpoint
+                .as_ref()
+                .map(|c| Checkpoint::new(c.dir().join(name))),
+            every: self.every,
+        }
+    }
+}
+
 /// A progress bar over `len` steps, hidden when `enabled` is false, when stderr is not a
 /// terminal, or when `REPRO_QUIET` is set.
 pub fn progress_bar(len: u64, message: &str, enabled: bool) -> indicatif::ProgressBar {
