@@ -18,9 +18,9 @@ use crate::corruption::{CorruptionError, ForwardOperator, Observations};
 use crate::diffusion::{MlpDenoiser, MlpDenoiserConfig, dsm_loss};
 use crate::flow::{CondFlow, CondRealNvp, CondRealNvpConfig};
 use crate::objective::{FlowLoss, GaussianPrior, PriorTerm, flow_loss};
-use repro_core::params::ema_update;
 use repro_core::device::{init_params_now, seed as seed_device};
 use repro_core::host::to_vec;
+use repro_core::params::ema_update;
 use repro_core::rng::Noise;
 use repro_core::train::optim::adam;
 
