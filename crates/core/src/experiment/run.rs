@@ -281,25 +281,59 @@ impl<'a> Runner<'a> {
         )
     }
 
-    /// A finished job's stored output, if its fingerprint matches.
+    /// A finished job's stored output, if its fingerprint matches. A file that cannot be
+    /// read, a truncated pair or a foreign fingerprint is never reused: it is named in a
+    /// warning and the job runs again.
     fn load<T: DeserializeOwned>(&self, dir: &Path, i: usize) -> Option<JobOutput<T>> {
-        let (json, cbor, _) = self.paths(dir, i);
-        let fp = self.plan.fingerprint(i);
-        let record: JobRecord = serde_json::from_str(&std::fs::read_to_string(&json).ok()?).ok()?;
-        if record.fingerprint != fp {
-            return None;
-        }
-        let bytes = std::fs::read(&cbor).ok()?;
-        match ciborium::from_reader::<Stored<T>, _>(bytes.as_slice()) {
-            Ok(s) if s.fingerprint == fp => Some(s.output),
-            Ok(_) => None,
-            Err(e) => {
-                eprintln!(
-                    "warning: {} cannot be read ({e}); the job runs again",
-                    cbor.display()
-                );
+        match self.load_status(dir, i) {
+            Loaded::Missing => None,
+            Loaded::Redo(why) => {
+                eprintln!("warning: {why}; the job runs again");
                 None
             }
+            Loaded::Ok(o) => Some(o),
+        }
+    }
+
+    fn load_status<T: DeserializeOwned>(&self, dir: &Path, i: usize) -> Loaded<T> {
+        let (json, cbor, _) = self.paths(dir, i);
+        let fp = self.plan.fingerprint(i);
+        let text = match std::fs::read_to_string(&json) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Loaded::Missing,
+            Err(e) => return Loaded::Redo(format!("{} cannot be read ({e})", json.display())),
+        };
+        let record: JobRecord = match serde_json::from_str(&text) {
+            Ok(r) => r,
+            Err(e) => {
+                return Loaded::Redo(format!("{} is not a job record ({e})", json.display()));
+            }
+        };
+        if record.fingerprint != fp {
+            return Loaded::Redo(format!(
+                "{} was written for another configuration (fingerprint {}, now {fp})",
+                json.display(),
+                record.fingerprint
+            ));
+        }
+        let bytes = match std::fs::read(&cbor) {
+            Ok(b) => b,
+            Err(e) => {
+                return Loaded::Redo(format!(
+                    "{} has no readable payload {} ({e})",
+                    json.display(),
+                    cbor.display()
+                ));
+            }
+        };
+        match ciborium::from_reader::<Stored<T>, _>(bytes.as_slice()) {
+            Ok(s) if s.fingerprint == fp => Loaded::Ok(s.output),
+            Ok(s) => Loaded::Redo(format!(
+                "{} was written for another configuration (fingerprint {}, now {fp})",
+                cbor.display(),
+                s.fingerprint
+            )),
+            Err(e) => Loaded::Redo(format!("{} cannot be read ({e})", cbor.display())),
         }
     }
 
@@ -563,6 +597,16 @@ impl<'a> Runner<'a> {
     }
 }
 
+/// What `<out>/jobs` holds for one job.
+enum Loaded<T> {
+    /// No file: the job has not run.
+    Missing,
+    /// A file that must not be reused, and why.
+    Redo(String),
+    /// The stored output, fingerprint checked.
+    Ok(JobOutput<T>),
+}
+
 /// What every wave of one [`Runner::run`] shares.
 struct Waves<'a> {
     bar: indicatif::ProgressBar,
@@ -680,6 +724,71 @@ mod tests {
                 .run(|j, c| job(j, c, &calls))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn corrupt_truncated_and_foreign_job_files_are_named_and_redone() {
+        let tmp = TempDir::new("runner-corrupt");
+        let p = plan(1.0);
+        let o = opts(Some(tmp.path()));
+        let calls = AtomicUsize::new(0);
+        let first = Runner::new(&p, &o)
+            .run(|j, c| job(j, c, &calls))
+            .unwrap()
+            .complete()
+            .unwrap();
+        let runner = Runner::new(&p, &o);
+        let dir = tmp.path().join("jobs");
+        let (json, cbor, _) = runner.paths(&dir, 0);
+        let status = |r: &Runner<'_>| match r.load_status::<Vec<f32>>(&dir, 0) {
+            Loaded::Missing => "missing".to_string(),
+            Loaded::Redo(why) => why,
+            Loaded::Ok(_) => "ok".to_string(),
+        };
+        assert_eq!(status(&runner), "ok");
+        // A truncated payload.
+        let good = std::fs::read(&cbor).unwrap();
+        std::fs::write(&cbor, &good[..good.len() / 2]).unwrap();
+        assert!(
+            status(&runner).contains("cannot be read"),
+            "{}",
+            status(&runner)
+        );
+        std::fs::write(&cbor, &good).unwrap();
+        // A record that is not JSON.
+        let record = std::fs::read_to_string(&json).unwrap();
+        std::fs::write(&json, "{ not json").unwrap();
+        assert!(
+            status(&runner).contains("is not a job record"),
+            "{}",
+            status(&runner)
+        );
+        // A record from another configuration.
+        std::fs::write(&json, record.replace(p.fingerprint(0), "0000000000000000")).unwrap();
+        let s = status(&runner);
+        assert!(
+            s.contains("another configuration") && s.contains("0000000000000000"),
+            "{s}"
+        );
+        // A missing payload beside its record.
+        std::fs::write(&json, &record).unwrap();
+        std::fs::remove_file(&cbor).unwrap();
+        assert!(
+            status(&runner).contains("no readable payload"),
+            "{}",
+            status(&runner)
+        );
+        // Rerunning redoes exactly that job and gives the same results.
+        std::fs::remove_file(&json).unwrap();
+        assert_eq!(status(&runner), "missing");
+        let calls = AtomicUsize::new(0);
+        let again = runner
+            .run(|j, c| job(j, c, &calls))
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!((again.ran, again.reused), (1, 11));
+        same(&first, &again);
     }
 
     #[test]
