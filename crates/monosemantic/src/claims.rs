@@ -272,6 +272,7 @@ fn mono6(d: &View<'_>) -> anyhow::Result<Claim> {
 
 fn mono7(cfg: &ExperimentConfig, d: &View<'_>) -> anyhow::Result<Claim> {
     let per_shift: Vec<(Vec<u64>, Vec<f64>)> = cfg
+        .eval
         .shifts
         .iter()
         .map(|sh| d.diffs("NCL", "CL", &format!("shift={}", sh.name()), ACC))
@@ -354,11 +355,16 @@ fn mean_std_or_dash(v: &[f64]) -> String {
 
 /// The digits settings in table order.
 fn digits_settings(cfg: &ExperimentConfig) -> Vec<String> {
-    let mut settings: Vec<String> = cfg.etas.iter().map(|&e| key_eta(e)).collect();
-    settings.extend(cfg.sigmas.iter().map(|s| format!("gauss={s}")));
-    settings.extend(cfg.uniform.iter().map(|a| format!("uniform={a}")));
-    settings.extend(cfg.shifts.iter().map(|s| format!("shift={}", s.name())));
-    settings.extend(cfg.few_shot.iter().map(|f| format!("fewshot={f}")));
+    let mut settings: Vec<String> = cfg.eval.etas.iter().map(|&e| key_eta(e)).collect();
+    settings.extend(cfg.eval.sigmas.iter().map(|s| format!("gauss={s}")));
+    settings.extend(cfg.eval.uniform.iter().map(|a| format!("uniform={a}")));
+    settings.extend(
+        cfg.eval
+            .shifts
+            .iter()
+            .map(|s| format!("shift={}", s.name())),
+    );
+    settings.extend(cfg.eval.few_shot.iter().map(|f| format!("fewshot={f}")));
     settings
 }
 
@@ -435,8 +441,8 @@ fn t1_table(
 ) -> anyhow::Result<Table> {
     let mut table = Table::new(title, &["setting", "poly", "mono", "mono−poly [95% CI]"]);
     let (poly, mono) = (format!("T1-poly{suffix}"), format!("T1-mono{suffix}"));
-    let mut settings: Vec<String> = cfg.t1_etas.iter().map(|&e| key_eta(e)).collect();
-    settings.extend(cfg.t1_sigmas.iter().map(|s| format!("gauss={s}")));
+    let mut settings: Vec<String> = cfg.toys.t1_etas.iter().map(|&e| key_eta(e)).collect();
+    settings.extend(cfg.toys.t1_sigmas.iter().map(|s| format!("gauss={s}")));
     for st in &settings {
         let d = t.acc_diff(&mono, &poly, st)?;
         table.row(vec![
@@ -525,13 +531,13 @@ pub(crate) fn tables_and_plots(
     report.plots.push(noise_plot(
         &d,
         ("label_noise", "Accuracy under label noise", "η"),
-        &cfg.etas,
+        &cfg.eval.etas,
         key_eta,
     )?);
     report.plots.push(noise_plot(
         &d,
         ("gaussian_noise", "Accuracy under Gaussian input noise", "σ"),
-        &cfg.sigmas,
+        &cfg.eval.sigmas,
         |s| format!("gauss={s}"),
     )?);
     report.plots.push(loss_plot(curves));

@@ -114,22 +114,22 @@ fn pretrain(
     let ad = device.clone().autodiff();
     seed_device(&ad, seed);
     let mut enc = init_params_now(cfg.encoder_config().init(&ad));
-    let mut opt = optim::adamw(cfg.weight_decay).init();
+    let mut opt = optim::adamw(cfg.pretrain.weight_decay).init();
     let n = data.n_train();
-    let bs = cfg.batch_size.min(n);
+    let bs = cfg.pretrain.batch_size.min(n);
     let per_epoch = n / bs; // the last incomplete batch is dropped
-    let total = cfg.pretrain_epochs * per_epoch;
+    let total = cfg.pretrain.epochs * per_epoch;
     let schedule = LrSchedule::Cosine {
-        lr: cfg.lr,
+        lr: cfg.pretrain.lr,
         min_lr: 0.0,
-        warmup: (cfg.warmup_frac * total as f64).ceil() as usize,
+        warmup: (cfg.pretrain.warmup_frac * total as f64).ceil() as usize,
         total,
     };
     // Same view stream and batch order for every method of a seed (paired).
     let mut rng = stream(seed, "views", 0.0);
     let mut losses = Vec::with_capacity(total);
     let mut step = 0;
-    for epoch in 0..cfg.pretrain_epochs {
+    for epoch in 0..cfg.pretrain.epochs {
         for batch in minibatches(n, bs, seed * 100_003 + epoch as u64)
             .iter()
             .take(per_epoch)
@@ -139,7 +139,7 @@ fn pretrain(
                 for &i in batch {
                     let v = random_view(
                         &data.train_raw[i * PIX..(i + 1) * PIX],
-                        &cfg.views,
+                        &cfg.pretrain.views,
                         &mut rng,
                     );
                     views.extend(data.standardizer.apply(&v));
@@ -147,8 +147,13 @@ fn pretrain(
             }
             let (_, z) = enc.forward(host::rows(&views, PIX, &ad)); // [2b, d_proj]
             let (z1, z2) = (z.clone().narrow(0, 0, bs), z.narrow(0, bs, bs));
-            let loss =
-                contrastive_loss(z1, z2, kind, cfg.tau, cfg.with_var && kind != NonNeg::None);
+            let loss = contrastive_loss(
+                z1,
+                z2,
+                kind,
+                cfg.pretrain.tau,
+                cfg.pretrain.with_var && kind != NonNeg::None,
+            );
             losses.push(ensure_finite(
                 "pretraining loss",
                 step,
@@ -183,13 +188,17 @@ fn train_sae(
 ) -> anyhow::Result<(TopKSae, Vec<f64>)> {
     let ad = device.clone().autodiff();
     seed_device(&ad, seed.wrapping_add(0x5AE));
-    let mut sae = init_params_now(TopKSaeConfig::new(d, cfg.sae_latent, cfg.sae_k).init(&ad)?);
+    let mut sae = init_params_now(TopKSaeConfig::new(d, cfg.sae.latent, cfg.sae.k).init(&ad)?);
     let mut opt = optim::adam(0.0).init();
     let u = host::rows(u_train, d, &ad);
     let n = u_train.len() / d;
     let mut losses = Vec::new();
-    for epoch in 0..cfg.sae_epochs {
-        for batch in minibatches(n, cfg.batch_size.min(n), seed * 7_919 + epoch as u64) {
+    for epoch in 0..cfg.sae.epochs {
+        for batch in minibatches(
+            n,
+            cfg.pretrain.batch_size.min(n),
+            seed * 7_919 + epoch as u64,
+        ) {
             let ub = u.clone().select(0, host::indices(&batch, &ad));
             let (_, u_hat) = sae.forward(ub.clone());
             let loss = normalized_mse(u_hat, ub);
@@ -199,7 +208,7 @@ fn train_sae(
                 loss.clone().into_scalar::<f64>(),
             )?);
             let grads = GradientsParams::from_grads(loss.backward(), &sae);
-            sae = opt.step(cfg.sae_lr, sae, grads);
+            sae = opt.step(cfg.sae.lr, sae, grads);
         }
     }
     Ok((sae.valid(), losses))
@@ -264,10 +273,10 @@ fn few_shot(
     ));
     let mut opt = optim::sgd(0.9, 0.0).init();
     let n = subset.len();
-    let bs = cfg.batch_size.min(n);
-    let total = cfg.few_shot_epochs * n.div_ceil(bs);
+    let bs = cfg.pretrain.batch_size.min(n);
+    let total = cfg.eval.few_shot_epochs * n.div_ceil(bs);
     let schedule = LrSchedule::Cosine {
-        lr: cfg.few_shot_lr,
+        lr: cfg.eval.few_shot_lr,
         min_lr: 0.0,
         warmup: 0,
         total,
@@ -283,7 +292,7 @@ fn few_shot(
     let mut rng = stream(seed, "fewshot-views", fraction);
     let ce = CrossEntropyLossConfig::new().init(&ad);
     let mut step = 0;
-    for epoch in 0..cfg.few_shot_epochs {
+    for epoch in 0..cfg.eval.few_shot_epochs {
         for batch in minibatches(n, bs, seed * 31 + epoch as u64) {
             let mut x = Vec::with_capacity(batch.len() * PIX);
             let mut y = Vec::with_capacity(batch.len());
@@ -336,7 +345,7 @@ impl SeedRun {
 /// The pretrained methods, in training order: CL, NCL and (if configured) NCL-rep.
 pub(crate) fn pretrain_kinds(cfg: &ExperimentConfig) -> Vec<(&'static str, NonNeg)> {
     let mut kinds = vec![("CL", NonNeg::None), ("NCL", NonNeg::Relu)];
-    if cfg.ncl_rep {
+    if cfg.eval.ncl_rep {
         kinds.push(("NCL-rep", NonNeg::RepRelu));
     }
     kinds
@@ -388,7 +397,7 @@ pub(crate) fn run_seed(
         probe_method(cfg, data, &sets, &name, src, wd, device, &mut run)?;
     }
     // 4. Few-shot full fine-tuning.
-    for &f in &cfg.few_shot {
+    for &f in &cfg.eval.few_shot {
         for (name, _) in pretrain_kinds(cfg) {
             let p = &encoders[name];
             let acc = 100.0 * few_shot(cfg, data, &p.trained, p.kind, f, s, device)?;
@@ -473,19 +482,19 @@ fn probe_methods<'a>(
         ("PIX".into(), Source::Pixels, 0.0),
         ("RAND".into(), Source::Raw(rand_enc), 0.0),
     ];
-    if cfg.ncl_rep {
+    if cfg.eval.ncl_rep {
         methods.push((
             "NCL-rep".into(),
             Source::Relu(&encoders["NCL-rep"].eval),
             0.0,
         ));
     }
-    if cfg.backbone_probes {
+    if cfg.eval.backbone_probes {
         methods.push(("CL-h".into(), Source::Backbone(cl), 0.0));
         methods.push(("NCL-h".into(), Source::Backbone(ncl), 0.0));
     }
-    if cfg.controls {
-        methods.push(("CL-L2".into(), Source::Raw(cl), cfg.l2_control_wd));
+    if cfg.eval.controls {
+        methods.push(("CL-L2".into(), Source::Raw(cl), cfg.eval.l2_control_wd));
         methods.push(("CL-relu-eval".into(), Source::Relu(cl), 0.0));
         methods.push(("RAND-relu".into(), Source::Relu(rand_enc), 0.0));
     }
@@ -509,6 +518,7 @@ struct TestSets {
 impl TestSets {
     fn draw(cfg: &ExperimentConfig, data: &Data, s: u64) -> anyhow::Result<Self> {
         let labels: Vec<Vec<usize>> = cfg
+            .eval
             .etas
             .iter()
             .map(|&eta| {
@@ -529,16 +539,19 @@ impl TestSets {
             truth: data.y_test.iter().map(|&y| y as usize).collect(),
             labels,
             gauss: cfg
+                .eval
                 .sigmas
                 .iter()
                 .map(|&sig| plus(gaussian_values(n, sig, &mut stream(s, "input", sig))))
                 .collect(),
             uniform: cfg
+                .eval
                 .uniform
                 .iter()
                 .map(|&a| plus(uniform_values(n, a, &mut stream(s, "uniform", a))))
                 .collect(),
             shifted: cfg
+                .eval
                 .shifts
                 .iter()
                 .map(|sh| data.standardizer.apply(&sh.apply(&data.test_raw)))
@@ -567,11 +580,11 @@ fn probe_method(
     let probe_cfg = ProbeConfig {
         weight_decay: wd,
         seed: s,
-        ..cfg.probe.clone()
+        ..cfg.eval.probe.clone()
     };
     let fit = train_linear_probes(&f_train, d, &sets.labels, CLASSES, &probe_cfg, device)
         .with_context(|| format!("probe of {name}"))?;
-    for (k, &eta) in cfg.etas.iter().enumerate() {
+    for (k, &eta) in cfg.eval.etas.iter().enumerate() {
         let acc = 100.0 * fit.probes[k].accuracy(&f_test, &sets.truth);
         run.acc(name, &key_eta(eta), acc);
         run.results.push(
@@ -579,7 +592,7 @@ fn probe_method(
             "eta": eta, "acc": acc, "final_train_loss": fit.losses.last()}),
         );
     }
-    if let Some(i0) = cfg.etas.iter().position(|&e| e == 0.0) {
+    if let Some(i0) = cfg.eval.etas.iter().position(|&e| e == 0.0) {
         let p0 = &fit.probes[i0];
         let mut eval = |setting: String, x: &[f32]| -> anyhow::Result<()> {
             let acc = 100.0 * p0.accuracy(&src.features(x, device)?, &sets.truth);
@@ -589,13 +602,13 @@ fn probe_method(
             run.acc(name, &setting, acc);
             Ok(())
         };
-        for (sig, x) in cfg.sigmas.iter().zip(&sets.gauss) {
+        for (sig, x) in cfg.eval.sigmas.iter().zip(&sets.gauss) {
             eval(format!("gauss={sig}"), x)?;
         }
-        for (a, x) in cfg.uniform.iter().zip(&sets.uniform) {
+        for (a, x) in cfg.eval.uniform.iter().zip(&sets.uniform) {
             eval(format!("uniform={a}"), x)?;
         }
-        for (sh, x) in cfg.shifts.iter().zip(&sets.shifted) {
+        for (sh, x) in cfg.eval.shifts.iter().zip(&sets.shifted) {
             eval(format!("shift={}", sh.name()), x)?;
         }
     }

@@ -72,15 +72,18 @@ pub fn reproduce_with(cfg: &ExperimentConfig, opts: &Options) -> anyhow::Result<
     Ok(build_report(cfg, opts, &seeds, &done)?.into())
 }
 
-/// The part of the configuration a job's numbers depend on: the toys' fields (`t1…`,
-/// `t2…`) for the toys, every other field for the digits pipeline.
+/// The part of the configuration a job's numbers depend on: `toys` for the toys, every
+/// other group (data, encoder, pretraining, SAE, evaluations) for the digits pipeline.
 fn config_part(cfg: &ExperimentConfig, toys: bool) -> anyhow::Result<Value> {
+    if toys {
+        return Ok(serde_json::to_value(&cfg.toys)?);
+    }
     let Value::Object(all) = serde_json::to_value(cfg)? else {
         anyhow::bail!("the configuration does not serialise to an object");
     };
     Ok(Value::Object(
         all.into_iter()
-            .filter(|(k, _)| k != "seeds" && (k.starts_with("t1") || k.starts_with("t2")) == toys)
+            .filter(|(k, _)| k != "seeds" && k != "toys")
             .collect(),
     ))
 }
@@ -91,7 +94,7 @@ fn plan(cfg: &ExperimentConfig, opts: &Options, seeds: &[u64]) -> anyhow::Result
     let (digits, toys) = (INFO.runs(opts, DIGITS, true), INFO.runs(opts, TOYS, true));
     let (digits_cfg, toys_cfg) = (config_part(cfg, false)?, config_part(cfg, true)?);
     // Progress: one unit per pretraining epoch of each method, one for the rest.
-    let digits_weight = (pretrain_kinds(cfg).len() * cfg.pretrain_epochs + 1) as u64;
+    let digits_weight = (pretrain_kinds(cfg).len() * cfg.pretrain.epochs + 1) as u64;
     let mut plan = Plan::new(INFO.name);
     for &s in seeds {
         if digits {
@@ -148,10 +151,10 @@ fn toy_t1(
     device: &Device,
     job: &Job,
 ) -> anyhow::Result<JobOutput<JobData>> {
-    let t1 = &cfg.t1;
+    let t1 = &cfg.toys.t1;
     let (nf, d) = (t1.n_features, t1.d_hidden);
     let fit = train_superposition(t1, s, device)?;
-    let [n_tr, n_te] = cfg.t1_samples;
+    let [n_tr, n_te] = cfg.toys.t1_samples;
     let x = sparse_features(n_tr + n_te, nf, t1.sparsity, &mut stream(s, "t1-data", 0.0));
     let (x_tr, x_te) = x.split_at(n_tr * nf);
     let k = fit.losses.len().min(10);
@@ -178,6 +181,7 @@ fn toy_t1(
         let (y_tr, y_te) = y.split_at(n_tr);
         let truth: Vec<usize> = y_te.iter().map(|&v| v as usize).collect();
         let label_sets: Vec<Vec<usize>> = cfg
+            .toys
             .t1_etas
             .iter()
             .map(|&eta| {
@@ -185,7 +189,7 @@ fn toy_t1(
                     .map(|v| v.into_iter().map(|c| c as usize).collect())
             })
             .collect::<Result<_, _>>()?;
-        let eta0 = cfg.t1_etas.iter().position(|&e| e == 0.0);
+        let eta0 = cfg.toys.t1_etas.iter().position(|&e| e == 0.0);
         let labels = if suffix.is_empty() {
             format!("first{top}")
         } else {
@@ -200,16 +204,16 @@ fn toy_t1(
             let h_te = encode(&w, d, x_te, nf);
             let probe_cfg = ProbeConfig {
                 seed: s,
-                ..cfg.t1_probe.clone()
+                ..cfg.toys.t1_probe.clone()
             };
             let probes = train_linear_probes(&h_tr, d, &label_sets, n_classes, &probe_cfg, device)?;
-            for (k, &eta) in cfg.t1_etas.iter().enumerate() {
+            for (k, &eta) in cfg.toys.t1_etas.iter().enumerate() {
                 let acc = 100.0 * probes.probes[k].accuracy(&h_te, &truth);
                 rows.push(row(&key_eta(eta), acc));
                 results.push(json!({"kind": "t1", "seed": s, "code": code, "labels": labels, "eta": eta, "acc": acc}));
             }
             if let Some(i0) = eta0 {
-                for &sig in &cfg.t1_sigmas {
+                for &sig in &cfg.toys.t1_sigmas {
                     let noise = gaussian_values(h_te.len(), sig, &mut stream(s, "t1-input", sig));
                     let noisy: Vec<f32> = h_te.iter().zip(noise).map(|(a, b)| a + b).collect();
                     let acc = 100.0 * probes.probes[i0].accuracy(&noisy, &truth);
@@ -235,9 +239,9 @@ fn toy_t2(cfg: &ExperimentConfig) -> anyhow::Result<JobOutput<JobData>> {
     for n_f in [2usize, 3, 10] {
         for s in [0.0, 0.5, 0.9] {
             let mut rows = Vec::new();
-            for &eta in &cfg.t2_etas {
+            for &eta in &cfg.toys.t2_etas {
                 let mut rng = stream(n_f as u64, "t2", s + eta);
-                let (jm, jp) = two_feature_j(n_f, s, eta, cfg.t2_samples, &mut rng)?;
+                let (jm, jp) = two_feature_j(n_f, s, eta, cfg.toys.t2_samples, &mut rng)?;
                 data.results.push(json!({"kind": "t2", "n_f": n_f, "S": s, "eta": eta, "j_mono": jm, "j_poly": jp}));
                 rows.push((eta, jm, jp));
             }
@@ -332,8 +336,8 @@ mod tests {
             config_part(&cfg, false).unwrap(),
             config_part(&cfg, true).unwrap(),
         );
-        assert!(digits.get("pretrain_epochs").is_some() && digits.get("t1").is_none());
-        assert!(toys.get("t2_samples").is_some() && toys.get("lr").is_none());
+        assert!(digits.get("pretrain").is_some() && digits.get("toys").is_none());
+        assert!(toys.get("t2_samples").is_some() && toys.get("pretrain").is_none());
         assert!(digits.get("seeds").is_none() && toys.get("seeds").is_none());
     }
 }
