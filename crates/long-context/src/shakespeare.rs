@@ -185,22 +185,7 @@ pub fn run_on(
     };
     let (train_ids, val_ids) = (enc(train_text)?, enc(val_text)?);
     let t = cfg.len;
-    anyhow::ensure!(
-        cfg.short + 1 < t,
-        "tinyshakespeare: short context {} must be below the window {t}",
-        cfg.short
-    );
-    anyhow::ensure!(
-        train_ids.len() > t,
-        "tinyshakespeare: the training split ({} characters) is shorter than one window of {t}",
-        train_ids.len()
-    );
-    anyhow::ensure!(
-        val_ids.len() >= cfg.eval_windows * t,
-        "tinyshakespeare: the validation split ({} characters) holds fewer than {} windows of {t}",
-        val_ids.len(),
-        cfg.eval_windows
-    );
+    check_sizes(cfg, train_ids.len(), val_ids.len())?;
     seed(device, s);
     let model = init_params_now(
         rope_decoder(
@@ -268,30 +253,7 @@ pub fn run_on(
         .map(|(step, m)| score(m, *step, &val_ids, &starts, t, &key_groups, &plain))
         .collect();
 
-    // Copy-explainability of key and other characters with a short pass (i > s).
-    let (mut key_n, mut key_copy, mut other_n, mut other_copy) = (0usize, 0usize, 0usize, 0usize);
-    let mut examples = Vec::new();
-    for (w, &st) in starts.iter().enumerate() {
-        let ids = &val_ids[st..st + t];
-        for i in (cfg.short + 1)..t {
-            let copy = copy_explainable(ids, i, cfg.short, COPY_NGRAM);
-            if key[w * (t - 1) + i - 1] {
-                key_n += 1;
-                key_copy += usize::from(copy);
-                if examples.len() < 8 {
-                    let from = i.saturating_sub(24);
-                    examples.push(format!(
-                        "…{}[{}]",
-                        corpus.decode(&ids[from..i]),
-                        corpus.decode(&ids[i..=i])
-                    ));
-                }
-            } else {
-                other_n += 1;
-                other_copy += usize::from(copy);
-            }
-        }
-    }
+    let c = copy_stats(cfg, corpus, &val_ids, &starts, &key);
     let ratio = |a: usize, b: usize| {
         if b == 0 {
             f64::NAN
@@ -303,17 +265,82 @@ pub fn run_on(
     let k = (l.len() / 10).max(1);
     Ok(TextReport {
         members,
-        key_fraction: ratio(key_n, key_n + other_n),
-        n_key: key_n,
-        n_scored: key_n + other_n,
-        copy_share_key: ratio(key_copy, key_n),
-        copy_share_other: ratio(other_copy, other_n),
-        examples,
+        key_fraction: ratio(c.key_n, c.key_n + c.other_n),
+        n_key: c.key_n,
+        n_scored: c.key_n + c.other_n,
+        copy_share_key: ratio(c.key_copy, c.key_n),
+        copy_share_other: ratio(c.other_copy, c.other_n),
+        examples: c.examples,
         loss_first_last: (
             l[..k].iter().sum::<f64>() / k as f64,
             l[l.len() - k..].iter().sum::<f64>() / k as f64,
         ),
     })
+}
+
+/// The window and split sizes a run needs, as clear errors.
+fn check_sizes(cfg: &TextConfig, n_train: usize, n_val: usize) -> anyhow::Result<()> {
+    let t = cfg.len;
+    anyhow::ensure!(
+        cfg.short + 1 < t,
+        "tinyshakespeare: short context {} must be below the window {t}",
+        cfg.short
+    );
+    anyhow::ensure!(
+        n_train > t,
+        "tinyshakespeare: the training split ({n_train} characters) is shorter than one window of {t}"
+    );
+    anyhow::ensure!(
+        n_val >= cfg.eval_windows * t,
+        "tinyshakespeare: the validation split ({n_val} characters) holds fewer than {} windows of {t}",
+        cfg.eval_windows
+    );
+    Ok(())
+}
+
+/// Counts of key and other characters that a short pass could copy, with examples.
+#[derive(Default)]
+struct CopyStats {
+    key_n: usize,
+    key_copy: usize,
+    other_n: usize,
+    other_copy: usize,
+    examples: Vec<String>,
+}
+
+/// Copy-explainability of key and other characters with a short pass (positions `i > s`
+/// of every validation window; `key` holds one flag per scored target, window by window).
+fn copy_stats(
+    cfg: &TextConfig,
+    corpus: &CharCorpus,
+    val_ids: &[u32],
+    starts: &[usize],
+    key: &[bool],
+) -> CopyStats {
+    let t = cfg.len;
+    let mut c = CopyStats::default();
+    for (w, &st) in starts.iter().enumerate() {
+        let ids = &val_ids[st..st + t];
+        for i in (cfg.short + 1)..t {
+            let copy = copy_explainable(ids, i, cfg.short, COPY_NGRAM);
+            if key[w * (t - 1) + i - 1] {
+                c.key_n += 1;
+                c.key_copy += usize::from(copy);
+                if c.examples.len() < 8 {
+                    let from = i.saturating_sub(24);
+                    c.examples.push(format!(
+                        "…{}[{}]",
+                        corpus.decode(&ids[from..i]),
+                        corpus.decode(&ids[i..=i])
+                    ));
+                }
+            } else {
+                c.other_n += 1;
+                c.other_copy += usize::from(copy);
+            }
+        }
+    }
+    c
 }
 
 fn score(
