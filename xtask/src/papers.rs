@@ -11,6 +11,7 @@ pub const PAPERS: &[Paper] = &[
     repro_flowdiff::PAPER,
     repro_llm_issues::PAPER,
     repro_icl_ood::PAPER,
+    repro_contrastive_fa::PAPER,
     repro_factual_recall::PAPER,
 ];
 
