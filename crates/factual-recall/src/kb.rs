@@ -834,19 +834,7 @@ pub fn generate(cfg: &KbConfig, seed: u64) -> Result<Kb, KbError> {
             object: languages[g as usize],
         })
         .collect();
-    let order = rng::permutation(&mut r, cfg.persons);
-    let held = cfg.persons * cfg.held_out_pct as usize / 100;
-    let held_set: HashSet<u32> = order[..held].iter().map(|&i| persons[i as usize]).collect();
-    let split = persons
-        .iter()
-        .map(|p| {
-            if held_set.contains(p) {
-                Split::HeldOut
-            } else {
-                Split::Memorised
-            }
-        })
-        .collect();
+    let split = held_out_split(&persons, cfg.held_out_pct, &mut r);
     Kb::new(
         vocab,
         vec![
@@ -877,4 +865,22 @@ pub fn generate(cfg: &KbConfig, seed: u64) -> Result<Kb, KbError> {
         cfg.context_pct,
         seed,
     )
+}
+
+/// Which persons are held out: the first `held_out_pct` % of a permutation drawn from `r`
+/// (the rest are memorised), in the order of `persons`.
+pub(crate) fn held_out_split(persons: &[u32], held_out_pct: u32, r: &mut SplitMix64) -> Vec<Split> {
+    let order = rng::permutation(r, persons.len());
+    let held = persons.len() * held_out_pct as usize / 100;
+    let held_set: HashSet<u32> = order[..held].iter().map(|&i| persons[i as usize]).collect();
+    persons
+        .iter()
+        .map(|p| {
+            if held_set.contains(p) {
+                Split::HeldOut
+            } else {
+                Split::Memorised
+            }
+        })
+        .collect()
 }

@@ -28,7 +28,7 @@ use repro_core::rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::KbError;
-use crate::kb::{Fact, Kb, Relation, Split, Template, TwoHop, Vocab, tokenize};
+use crate::kb::{Fact, Kb, Relation, Template, TwoHop, Vocab, held_out_split, tokenize};
 
 /// Facts of relation `rel` (`P27`) from `pararel/trex_lms_vocab/<rel>.jsonl`.
 ///
@@ -212,19 +212,7 @@ pub fn build_kb(
         .map(|(subject, object)| Fact { subject, object })
         .collect();
     let mut r = rng::stream(seed, "pararel-split");
-    let order = rng::permutation(&mut r, persons.len());
-    let held = persons.len() * held_out_pct as usize / 100;
-    let held_set: BTreeSet<u32> = order[..held].iter().map(|&i| persons[i as usize]).collect();
-    let split = persons
-        .iter()
-        .map(|p| {
-            if held_set.contains(p) {
-                Split::HeldOut
-            } else {
-                Split::Memorised
-            }
-        })
-        .collect();
+    let split = held_out_split(&persons, held_out_pct, &mut r);
     Kb::new(
         vocab,
         vec![
