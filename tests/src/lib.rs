@@ -13,6 +13,7 @@ pub const REQUIRED: &[(&str, &str)] = &[
     ("wall_seconds", "number"),
     ("git_commit", "string"),
     ("config", "object"),
+    ("rows", "array"),
     ("results", "array"),
     ("claims", "array"),
 ];
@@ -79,6 +80,47 @@ pub fn validate_report(v: &Value) -> Result<(), String> {
             errors.push(format!(
                 "claims[{i}]: verdict `{verdict}` is not reproduced, not_reproduced or inconclusive"
             ));
+        }
+    }
+    for (i, r) in v
+        .get("rows")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        for (key, ty) in [
+            ("experiment", "string"),
+            ("setting", "string"),
+            ("method", "string"),
+            ("metrics", "object"),
+        ] {
+            match r.get(key) {
+                None => errors.push(format!("rows[{i}]: missing `{key}`")),
+                Some(x) if type_name(x) != ty => errors.push(format!(
+                    "rows[{i}].{key} is {}, expected {ty}",
+                    type_name(x)
+                )),
+                _ => {}
+            }
+        }
+        if !r.get("seed").is_some_and(|s| s.is_u64() || s.is_null()) {
+            errors.push(format!(
+                "rows[{i}].seed must be a non-negative integer or null"
+            ));
+        }
+        let metrics = r
+            .get("metrics")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten();
+        for (name, x) in metrics {
+            if !(x.is_number() || x.is_null()) {
+                errors.push(format!(
+                    "rows[{i}].metrics.{name} is {}, expected number or null",
+                    type_name(x)
+                ));
+            }
         }
     }
     if errors.is_empty() {

@@ -81,6 +81,19 @@ fn smoke_runs_are_well_formed_and_repeatable() {
             "{}: same seeds, different numbers",
             p.info.name
         );
+        assert!(!first.rows.is_empty(), "{}: no typed rows", p.info.name);
+        assert_eq!(
+            without_timings(&json["rows"].as_array().cloned().unwrap_or_default()),
+            without_timings(
+                &serde_json::to_value(&second.rows)
+                    .unwrap()
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            ),
+            "{}: same seeds, different rows",
+            p.info.name
+        );
     }
 }
 

@@ -757,6 +757,7 @@ fn build_report(
         }
     }
     let results = done.results();
+    report.push_rows(&results);
     let ran = |e: &str| runs(cfg, opts, e);
     let claims = decide_claims(cfg, &results, &ran)?;
     report.claims = INFO.finish_claims(claims, ran)?;

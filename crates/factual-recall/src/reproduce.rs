@@ -299,6 +299,7 @@ pub fn reproduce(opts: &Options) -> anyhow::Result<Outcome> {
         RunState::Partial(p) => return Ok(Outcome::Partial(p)),
         RunState::Complete(done) => done,
     };
+    report.push_rows(&done.results());
     let claims = if any_synthetic {
         let out = Outputs::of(&done, Source::Synthetic);
         synthetic_report(&cfg, &out, &mut report, &ran)

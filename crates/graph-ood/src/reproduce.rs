@@ -627,6 +627,7 @@ pub fn reproduce_with(cfg: &ExperimentConfig, opts: &Options) -> anyhow::Result<
         }
     }
     let results = done.results();
+    report.push_rows(&results);
     claims::tables(&cells, &results, &mut report)?;
     claims::plot(&cells, &mut report);
     let profile = cfg.profile.as_str();

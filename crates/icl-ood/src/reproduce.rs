@@ -563,6 +563,7 @@ pub fn reproduce(opts: &Options) -> anyhow::Result<Outcome> {
             RunState::Partial(p) => return Ok(Outcome::Partial(p)),
             RunState::Complete(done) => done,
         };
+    report.push_rows(&done.results());
     let curves = Curves::of(&done);
     let claims = report_and_claims(&cfg, &design, &curves, &ran, &mut report)?;
     report.claims = INFO.finish_claims(claims, ran)?;

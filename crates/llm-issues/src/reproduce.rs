@@ -398,9 +398,7 @@ fn build_report(
 ) -> anyhow::Result<Report> {
     report.seeds = seeds.to_vec();
     let results = done.results();
-    for r in results.rows() {
-        report.push_result(r);
-    }
+    report.push_rows(&results);
     let g = gather(done);
     let claims = decide_claims(cfg, opts, &results, &g)?;
     report.claims = INFO.finish_claims(claims, |e| INFO.runs(opts, e, true))?;

@@ -27,13 +27,19 @@ fn main() {
         .init();
     let chain = FillerChain::new(0);
     let docs = KvDocConfig {
-        len: cfg.len,
-        short: cfg.short,
-        pairs: cfg.train_pairs,
+        len: cfg.docs.len,
+        short: cfg.docs.short,
+        pairs: cfg.docs.train_pairs,
         p_far: 0.5,
     };
-    let ids =
-        batch_ids(&docs, &chain, cfg.batch, &mut SplitMix64::new(1), &device).expect("documents");
+    let ids = batch_ids(
+        &docs,
+        &chain,
+        cfg.train.batch,
+        &mut SplitMix64::new(1),
+        &device,
+    )
+    .expect("documents");
     let [b, t] = ids.dims();
     let ones = burn::tensor::Tensor::<2>::ones([b, t - 1], &device);
     let step = bench::run("lm_train_step_b16_t64", 5, 30, || {
@@ -46,8 +52,8 @@ fn main() {
     let eval = model.valid();
     let weights = bench::run("longce_weights_b16_t64", 3, 20, || {
         let window = ContextWindow::Chunked {
-            trunc_len: cfg.short,
-            stride: cfg.short / 4,
+            trunc_len: cfg.docs.short,
+            stride: cfg.docs.short / 4,
         };
         let w = longce_weights(&eval, ids.clone(), 5.0, window);
         let _ = w.sum().into_scalar::<f32>();

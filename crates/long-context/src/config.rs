@@ -3,19 +3,53 @@
 use repro_core::Profile;
 use serde::Serialize;
 
-/// Everything a reproduction run needs.
+/// Everything a reproduction run needs, in groups: documents, model, training of runs A, B
+/// and S1, the LongCE comparison, evaluation, seeds.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExperimentConfig {
+    /// Synthetic key-value documents.
+    pub docs: DocsConfig,
+    /// The decoder.
+    pub model: ModelConfig,
+    /// Runs A, B and stage 1.
+    pub train: TrainConfig,
+    /// Stage 2: CE vs LongCE fine-tuning (LC-3).
+    pub longce: LongCeConfig,
+    /// Evaluation sets and key-token thresholds.
+    pub eval: EvalConfig,
+    /// How many seeds each part runs.
+    pub seeds: SeedsConfig,
+}
+
+/// Synthetic key-value documents.
+#[derive(Debug, Clone, Serialize)]
+pub struct DocsConfig {
     /// Document length `T`.
     pub len: usize,
     /// Short context `s` (key tokens use `Truncated(s)`).
     pub short: usize,
+    /// Record-query pairs per training document.
+    pub train_pairs: usize,
+    /// Record-query pairs per evaluation document.
+    pub eval_pairs: usize,
+    /// Share of far pairs in mixed documents.
+    pub p_far: f64,
+}
+
+/// The decoder (RoPE, pre-LayerNorm).
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelConfig {
     /// Residual width.
     pub d_model: usize,
     /// Attention heads.
     pub n_heads: usize,
     /// Blocks (2 is the minimum for an induction-style retrieval circuit).
     pub n_layers: usize,
+}
+
+/// Training of runs A, B and stage 1.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainConfig {
     /// Documents per step.
     pub batch: usize,
     /// Peak learning rate of runs A, B and S1.
@@ -28,32 +62,41 @@ pub struct ExperimentConfig {
     pub steps_b: usize,
     /// Steps of stage 1 (near-only documents) before LongCE/CE fine-tuning.
     pub steps_s1: usize,
-    /// Steps of stage 2 (CE vs LongCE, mixed documents).
-    pub steps_s2: usize,
+}
+
+/// Stage 2: CE vs LongCE on mixed documents.
+#[derive(Debug, Clone, Serialize)]
+pub struct LongCeConfig {
+    /// Steps of stage 2.
+    pub steps: usize,
     /// Peak learning rate of stage 2.
-    pub lr_s2: f64,
-    /// Record-query pairs per training document.
-    pub train_pairs: usize,
-    /// Record-query pairs per evaluation document.
-    pub eval_pairs: usize,
-    /// Share of far pairs in mixed documents.
-    pub p_far: f64,
+    pub lr: f64,
+    /// LongCE weight cap.
+    pub gamma: f64,
+}
+
+/// Evaluation sets and key-token thresholds.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalConfig {
     /// Evaluation documents.
     pub eval_docs: usize,
     /// Records per retrieval prompt.
     pub retrieval_records: usize,
     /// Prompts per distance bucket.
     pub prompts_per_bucket: usize,
-    /// Seeds of the model family (runs A, B, S1 for LC-1/LC-2).
-    pub family_seeds: usize,
-    /// Seeds of the LongCE comparison (LC-3).
-    pub longce_seeds: usize,
-    /// LongCE weight cap.
-    pub gamma: f64,
     /// Key-token LSD threshold (nats).
     pub alpha: f64,
     /// Key-token LCL threshold (nats).
     pub beta: f64,
+}
+
+/// Seeds per part of the study.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedsConfig {
+    /// Seeds of the model family (runs A, B, S1 for LC-1/LC-2).
+    pub family: usize,
+    /// Seeds of the LongCE comparison (LC-3).
+    pub longce: usize,
 }
 
 impl ExperimentConfig {
@@ -69,30 +112,42 @@ impl ExperimentConfig {
     /// Seconds; used by tests.
     pub fn smoke() -> Self {
         Self {
-            len: 64,
-            short: 14,
-            d_model: 32,
-            n_heads: 2,
-            n_layers: 2,
-            batch: 4,
-            lr: 1e-3,
-            warmup: 4,
-            steps_a: 20,
-            steps_b: 20,
-            steps_s1: 10,
-            steps_s2: 8,
-            lr_s2: 5e-4,
-            train_pairs: 2,
-            eval_pairs: 1,
-            p_far: 0.5,
-            eval_docs: 4,
-            retrieval_records: 2,
-            prompts_per_bucket: 4,
-            family_seeds: 1,
-            longce_seeds: 1,
-            gamma: 5.0,
-            alpha: 2.0,
-            beta: -2.0,
+            docs: DocsConfig {
+                len: 64,
+                short: 14,
+                train_pairs: 2,
+                eval_pairs: 1,
+                p_far: 0.5,
+            },
+            model: ModelConfig {
+                d_model: 32,
+                n_heads: 2,
+                n_layers: 2,
+            },
+            train: TrainConfig {
+                batch: 4,
+                lr: 1e-3,
+                warmup: 4,
+                steps_a: 20,
+                steps_b: 20,
+                steps_s1: 10,
+            },
+            longce: LongCeConfig {
+                steps: 8,
+                lr: 5e-4,
+                gamma: 5.0,
+            },
+            eval: EvalConfig {
+                eval_docs: 4,
+                retrieval_records: 2,
+                prompts_per_bucket: 4,
+                alpha: 2.0,
+                beta: -2.0,
+            },
+            seeds: SeedsConfig {
+                family: 1,
+                longce: 1,
+            },
         }
     }
 
@@ -103,30 +158,42 @@ impl ExperimentConfig {
     /// decoder learned no retrieval at all within 4,000 steps.
     pub fn quick() -> Self {
         Self {
-            len: 64,
-            short: 12,
-            d_model: 64,
-            n_heads: 4,
-            n_layers: 2,
-            batch: 16,
-            lr: 3e-3,
-            warmup: 100,
-            steps_a: 3000,
-            steps_b: 3000,
-            steps_s1: 1000,
-            steps_s2: 500,
-            lr_s2: 1.5e-3,
-            train_pairs: 2,
-            eval_pairs: 1,
-            p_far: 0.5,
-            eval_docs: 200,
-            retrieval_records: 2,
-            prompts_per_bucket: 100,
-            family_seeds: 1,
-            longce_seeds: 2,
-            gamma: 5.0,
-            alpha: 2.0,
-            beta: -2.0,
+            docs: DocsConfig {
+                len: 64,
+                short: 12,
+                train_pairs: 2,
+                eval_pairs: 1,
+                p_far: 0.5,
+            },
+            model: ModelConfig {
+                d_model: 64,
+                n_heads: 4,
+                n_layers: 2,
+            },
+            train: TrainConfig {
+                batch: 16,
+                lr: 3e-3,
+                warmup: 100,
+                steps_a: 3000,
+                steps_b: 3000,
+                steps_s1: 1000,
+            },
+            longce: LongCeConfig {
+                steps: 500,
+                lr: 1.5e-3,
+                gamma: 5.0,
+            },
+            eval: EvalConfig {
+                eval_docs: 200,
+                retrieval_records: 2,
+                prompts_per_bucket: 100,
+                alpha: 2.0,
+                beta: -2.0,
+            },
+            seeds: SeedsConfig {
+                family: 1,
+                longce: 2,
+            },
         }
     }
 
@@ -134,21 +201,36 @@ impl ExperimentConfig {
     /// context 16, 4 pairs) with the quick recipe (batch 16, lr 3e-3), longer training and 3
     /// seeds. Not run by us yet.
     pub fn full() -> Self {
+        let q = Self::quick();
         Self {
-            len: 128,
-            short: 16,
-            steps_a: 8000,
-            steps_b: 8000,
-            steps_s1: 2000,
-            steps_s2: 2000,
-            train_pairs: 4,
-            eval_pairs: 2,
-            eval_docs: 200,
-            retrieval_records: 4,
-            prompts_per_bucket: 200,
-            family_seeds: 3,
-            longce_seeds: 3,
-            ..Self::quick()
+            docs: DocsConfig {
+                len: 128,
+                short: 16,
+                train_pairs: 4,
+                eval_pairs: 2,
+                ..q.docs
+            },
+            train: TrainConfig {
+                steps_a: 8000,
+                steps_b: 8000,
+                steps_s1: 2000,
+                ..q.train
+            },
+            longce: LongCeConfig {
+                steps: 2000,
+                ..q.longce
+            },
+            eval: EvalConfig {
+                eval_docs: 200,
+                retrieval_records: 4,
+                prompts_per_bucket: 200,
+                ..q.eval
+            },
+            seeds: SeedsConfig {
+                family: 3,
+                longce: 3,
+            },
+            ..q
         }
     }
 }

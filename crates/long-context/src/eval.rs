@@ -101,7 +101,7 @@ pub fn key_fidelity(keys: &[bool], docs: &[KvDoc]) -> KeyFidelity {
 /// Distance buckets of the retrieval benchmark: near `[11, s-1]`, far `[s+8, 2s)`,
 /// `[2s, 4s)`, `[4s, T-12]` (empty buckets dropped).
 pub fn buckets(cfg: &ExperimentConfig) -> Vec<(String, (usize, usize), bool)> {
-    let (s, t) = (cfg.short, cfg.len);
+    let (s, t) = (cfg.docs.short, cfg.docs.len);
     let mut v = vec![(format!("near {}-{}", 11, s - 1), (11, s - 1), false)];
     for (lo, hi) in [(s + 8, 2 * s - 1), (2 * s, 4 * s - 1), (4 * s, t - 12)] {
         let hi = hi.min(t - 12);
@@ -191,11 +191,11 @@ pub fn bucket_prompts(
         .enumerate()
         .map(|(k, (_, range, _))| {
             Ok(retrieval_prompts(
-                cfg.len,
-                cfg.retrieval_records,
+                cfg.docs.len,
+                cfg.eval.retrieval_records,
                 *range,
                 chain,
-                cfg.prompts_per_bucket,
+                cfg.eval.prompts_per_bucket,
                 seed * 31 + k as u64,
             )?)
         })

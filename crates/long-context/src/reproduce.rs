@@ -94,8 +94,8 @@ fn base_spec(
 ) -> RunSpec {
     RunSpec {
         steps,
-        lr: cfg.lr,
-        warmup: cfg.warmup,
+        lr: cfg.train.lr,
+        warmup: cfg.train.warmup,
         final_frac: 0.1,
         mask,
         p_far,
@@ -108,17 +108,17 @@ fn base_spec(
 fn spec_s1(cfg: &ExperimentConfig, s: u64) -> RunSpec {
     base_spec(
         cfg,
-        cfg.steps_s1,
+        cfg.train.steps_s1,
         AttnMask::Causal,
         0.0,
         10 * s + 3,
-        vec![cfg.steps_s1],
+        vec![cfg.train.steps_s1],
     )
 }
 
 fn band_b(cfg: &ExperimentConfig) -> AttnMask {
     AttnMask::Banded {
-        window: (cfg.short / 2).max(2),
+        window: (cfg.docs.short / 2).max(2),
     }
 }
 
@@ -140,19 +140,19 @@ fn train_family(
     );
     let spec_a = base_spec(
         cfg,
-        cfg.steps_a,
+        cfg.train.steps_a,
         AttnMask::Causal,
-        cfg.p_far,
+        cfg.docs.p_far,
         10 * s + 1,
-        quarter(cfg.steps_a),
+        quarter(cfg.train.steps_a),
     );
     let spec_b = base_spec(
         cfg,
-        cfg.steps_b,
+        cfg.train.steps_b,
         band_b(cfg),
-        cfg.p_far,
+        cfg.docs.p_far,
         10 * s + 2,
-        vec![cfg.steps_b],
+        vec![cfg.train.steps_b],
     );
     let spec_s1 = spec_s1(cfg, s);
     let (a, rest) = concurrently(
@@ -177,34 +177,36 @@ fn run_family(
     let chain = chain_for(s);
     let plain = device.clone().without_autodiff();
     let eval_cfg = KvDocConfig {
-        len: cfg.len,
-        short: cfg.short,
-        pairs: cfg.eval_pairs,
-        p_far: cfg.p_far,
+        len: cfg.docs.len,
+        short: cfg.docs.short,
+        pairs: cfg.docs.eval_pairs,
+        p_far: cfg.docs.p_far,
     };
-    let docs = generate(&eval_cfg, &chain, cfg.eval_docs, 7_000 + s)?;
+    let docs = generate(&eval_cfg, &chain, cfg.eval.eval_docs, 7_000 + s)?;
     let prompts = bucket_prompts(cfg, &chain, 9_000 + s)?;
     let evaluator = &a.snapshots[2].1;
     let keys = evaluator_keys(
         evaluator,
         &docs,
-        ContextWindow::Truncated(cfg.short),
-        cfg.alpha,
-        cfg.beta,
+        ContextWindow::Truncated(cfg.docs.short),
+        cfg.eval.alpha,
+        cfg.eval.beta,
         &plain,
     );
     let chunked = evaluator_keys(
         evaluator,
         &docs,
         ContextWindow::Chunked {
-            trunc_len: cfg.short,
-            stride: (cfg.short / 4).max(1),
+            trunc_len: cfg.docs.short,
+            stride: (cfg.docs.short / 4).max(1),
         },
-        cfg.alpha,
-        cfg.beta,
+        cfg.eval.alpha,
+        cfg.eval.beta,
         &plain,
     );
-    let band_s = AttnMask::Banded { window: cfg.short };
+    let band_s = AttnMask::Banded {
+        window: cfg.docs.short,
+    };
     let band_b = band_b(cfg);
     let mut family: Vec<(String, &Decoder, &AttnMask)> = Vec::new();
     for (k, frac) in ["1/4", "1/2", "1"].iter().enumerate() {
@@ -261,18 +263,18 @@ fn run_longce(
     let plain = device.clone().without_autodiff();
     let prompts = bucket_prompts(cfg, &chain, 9_000 + s)?;
     let checkpoints = vec![
-        (cfg.steps_s2 / 4).max(1),
-        (cfg.steps_s2 / 2).max(1),
-        cfg.steps_s2,
+        (cfg.longce.steps / 4).max(1),
+        (cfg.longce.steps / 2).max(1),
+        cfg.longce.steps,
     ];
     let arm = |objective, name: &str| -> anyhow::Result<Vec<f64>> {
         let spec = RunSpec {
-            steps: cfg.steps_s2,
-            lr: cfg.lr_s2,
-            warmup: (cfg.steps_s2 / 10).max(1),
+            steps: cfg.longce.steps,
+            lr: cfg.longce.lr,
+            warmup: (cfg.longce.steps / 10).max(1),
             final_frac: 0.0,
             mask: AttnMask::Causal,
-            p_far: cfg.p_far,
+            p_far: cfg.docs.p_far,
             objective,
             data_seed: 10 * s + 4, // the same data order for both arms
             snapshots: checkpoints.clone(),
@@ -287,7 +289,14 @@ fn run_longce(
     // Both arms side by side (no shared randomness: same result as one after the other).
     let (ce, lce) = concurrently(
         || arm(Objective::Ce, "CE"),
-        || arm(Objective::LongCe { gamma: cfg.gamma }, "LongCE"),
+        || {
+            arm(
+                Objective::LongCe {
+                    gamma: cfg.longce.gamma,
+                },
+                "LongCE",
+            )
+        },
     );
     let far = [ce?, lce?];
     Ok(checkpoints
@@ -314,8 +323,8 @@ struct Seeds {
 
 impl Seeds {
     fn of(opts: &Options, cfg: &ExperimentConfig) -> Self {
-        let family = opts.seed_list(cfg.family_seeds);
-        let longce = opts.seed_list(cfg.longce_seeds);
+        let family = opts.seed_list(cfg.seeds.family);
+        let longce = opts.seed_list(cfg.seeds.longce);
         let mut all: Vec<u64> = family.iter().chain(&longce).copied().collect();
         all.sort_unstable();
         all.dedup();
@@ -344,17 +353,19 @@ fn plan(
                 plan.push(
                     Job::new("kvdocs", FAMILY.0, FAMILY.1, Some(s))
                         .config(cfg)
-                        .weight((cfg.steps_a + cfg.steps_b + cfg.steps_s1) as u64),
+                        .weight(
+                            (cfg.train.steps_a + cfg.train.steps_b + cfg.train.steps_s1) as u64,
+                        ),
                 )?,
             )
         } else {
             None
         };
         if seeds.longce.contains(&s) {
-            let own_s1 = if in_family { 0 } else { cfg.steps_s1 };
+            let own_s1 = if in_family { 0 } else { cfg.train.steps_s1 };
             let mut job = Job::new("kvdocs", LONGCE.0, LONGCE.1, Some(s))
                 .config(cfg)
-                .weight((own_s1 + 2 * cfg.steps_s2) as u64);
+                .weight((own_s1 + 2 * cfg.longce.steps) as u64);
             if let Some(f) = &family_id {
                 job = job.after(f);
             }
@@ -462,6 +473,7 @@ pub fn reproduce(opts: &Options) -> anyhow::Result<Outcome> {
             RunState::Partial(p) => return Ok(Outcome::Partial(p)),
             RunState::Complete(done) => done,
         };
+    report.push_rows(&done.results());
     let mut claims = Vec::new();
     if let Some(seeds) = &seeds {
         claims = kv_report(&cfg, seeds, &done, &mut report)?;

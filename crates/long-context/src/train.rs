@@ -52,7 +52,13 @@ pub struct RunSpec {
 
 /// The decoder architecture of a config.
 pub fn decoder_config(cfg: &ExperimentConfig) -> DecoderConfig {
-    rope_decoder(VOCAB, cfg.d_model, cfg.n_heads, cfg.n_layers, cfg.len)
+    rope_decoder(
+        VOCAB,
+        cfg.model.d_model,
+        cfg.model.n_heads,
+        cfg.model.n_layers,
+        cfg.docs.len,
+    )
 }
 
 /// A RoPE decoder (base 10,000) for `vocab` tokens and windows of up to `len` (+8) tokens.
@@ -131,14 +137,14 @@ pub fn train(
     hooks: &Hooks<'_>,
 ) -> anyhow::Result<Trained> {
     let docs = KvDocConfig {
-        len: cfg.len,
-        short: cfg.short,
-        pairs: cfg.train_pairs,
+        len: cfg.docs.len,
+        short: cfg.docs.short,
+        pairs: cfg.docs.train_pairs,
         p_far: spec.p_far,
     };
-    let short = cfg.short;
+    let short = cfg.docs.short;
     train_on(model, device, short, spec, hooks, |rng| {
-        batch_ids(&docs, chain, cfg.batch, rng, device)
+        batch_ids(&docs, chain, cfg.train.batch, rng, device)
     })
 }
 
@@ -267,18 +273,18 @@ mod tests {
         let device = Device::flex().autodiff();
         let chain = FillerChain::new(1);
         let docs = KvDocConfig {
-            len: cfg.len,
-            short: cfg.short,
-            pairs: cfg.train_pairs,
-            p_far: cfg.p_far,
+            len: cfg.docs.len,
+            short: cfg.docs.short,
+            pairs: cfg.docs.train_pairs,
+            p_far: cfg.docs.p_far,
         };
         let spec = RunSpec {
             steps: 12,
-            lr: cfg.lr,
+            lr: cfg.train.lr,
             warmup: 2,
             final_frac: 0.1,
             mask: AttnMask::Causal,
-            p_far: cfg.p_far,
+            p_far: cfg.docs.p_far,
             objective: Objective::LongCe { gamma: 5.0 },
             data_seed: 9,
             snapshots: vec![3, 6, 12],
@@ -303,13 +309,13 @@ mod tests {
         let crashed = train_on(
             fresh(&cfg, &device),
             &device,
-            cfg.short,
+            cfg.docs.short,
             &spec,
             &hooks,
             |rng| {
                 calls += 1;
                 anyhow::ensure!(calls <= 9, "simulated crash");
-                batch_ids(&docs, &chain, cfg.batch, rng, &device)
+                batch_ids(&docs, &chain, cfg.train.batch, rng, &device)
             },
         );
         assert!(crashed.is_err());

@@ -265,6 +265,7 @@ fn build_report(
         }
     }
     let results = done.results();
+    report.push_rows(&results);
     // The loss curves of the first seed (the first digits job of the plan).
     let curves = done
         .experiment(DIGITS)

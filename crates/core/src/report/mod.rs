@@ -31,6 +31,8 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::experiment::{Results, Row};
+
 pub use plot::{GridImage, Plot, PlotKind, Series};
 pub use write::write_atomic;
 
@@ -331,7 +333,11 @@ pub struct Report {
     pub git_commit: String,
     /// The full experiment configuration.
     pub config: Value,
-    /// Per-seed (and summary) numbers, one object per measurement.
+    /// The typed rows (experiment, setting, method, seed → metrics) every table and claim
+    /// was computed from, in plan order ([`Report::push_rows`]).
+    #[serde(default)]
+    pub rows: Vec<Row>,
+    /// The paper's further payloads (curves, per-class tables, samples), one object each.
     pub results: Vec<Value>,
     /// Claims with their verdicts.
     pub claims: Vec<Claim>,
@@ -359,6 +365,7 @@ impl Report {
             wall_seconds: 0.0,
             git_commit: git_commit(),
             config: serde_json::to_value(config).unwrap_or(Value::Null),
+            rows: Vec::new(),
             results: Vec::new(),
             claims: Vec::new(),
             tables: Vec::new(),
@@ -374,6 +381,11 @@ impl Report {
             self.wall_seconds = t.elapsed().as_secs_f64();
         }
         self
+    }
+
+    /// Appends typed rows (a run's [`Done::results`](crate::experiment::Done::results)).
+    pub fn push_rows(&mut self, results: &Results) {
+        self.rows.extend(results.rows().iter().cloned());
     }
 
     /// Appends a result object.
@@ -519,6 +531,10 @@ mod tests {
         let mut r = Report::new("demo", &opts, serde_json::json!({"lr": 0.1}));
         r.seeds = vec![0, 1];
         r.push_result(serde_json::json!({"seed": 0, "acc": 0.9}));
+        r.push_rows(&Results::new(vec![
+            Row::new("e", "s", "a", Some(0)).metric("acc", 0.9),
+            Row::new("e", "s", "a", Some(1)).metric("acc", f64::NAN),
+        ]));
         r.claims.push(
             Claim::new("C1", "acc is high", "acc >= 0.8")
                 .measure("acc", 0.9)
@@ -570,17 +586,23 @@ mod tests {
             "wall_seconds",
             "git_commit",
             "config",
+            "rows",
             "results",
             "claims",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
+        assert_eq!(v["rows"][0]["metrics"]["acc"], 0.9);
+        assert_eq!(v["rows"][1]["seed"], 1);
+        assert_eq!(v["rows"][1]["metrics"]["acc"], Value::Null);
         assert_eq!(v["profile"], "smoke");
         assert_eq!(v["claims"][0]["verdict"], "reproduced");
         assert_eq!(v["claims"][1]["verdict"], "inconclusive");
         assert_eq!(v["claims"][1]["measured"]["gap"], Value::Null);
         let back = Report::read(&tmp.path().join("report.json")).unwrap();
         assert_eq!(back.claims, r.claims);
+        assert_eq!(back.rows[0], r.rows[0]);
+        assert!(back.rows[1].metrics["acc"].is_nan());
         let md = std::fs::read_to_string(tmp.path().join("report.md")).unwrap();
         assert!(
             md.contains("### C1 — reproduced") && md.contains("a\\|b"),

@@ -226,6 +226,7 @@ fn report(
     let mut report = Report::new(INFO.name, opts, cfg);
     report.seeds = opts.seed_list(cfg.seeds);
     let results = done.results();
+    report.push_rows(&results);
     let mut groups: BTreeMap<(Dataset2d, u32), (f32, Vec<&two_d::TwoDRun>)> = BTreeMap::new();
     let mut runs = digits::Runs::new();
     let mut judge_test_accuracy = f64::NAN;
