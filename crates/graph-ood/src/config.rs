@@ -232,6 +232,11 @@ impl ExperimentConfig {
                     name: "CIA-LRA".into(),
                     candidates: vec![lra(0.005, 2), lra(0.05, 2), lra(0.005, 3), lra(0.05, 3)],
                 },
+                // The spec's §4 further baselines; grids are ours (GOOD's configs for them
+                // are not in the official repository).
+                grid(Method::GroupDro { eta: 0.1 }, &[0.01, 0.1, 1.0]),
+                grid(Method::Coral { lambda: 0.1 }, &[0.01, 0.1, 1.0]),
+                grid(Method::MatchDg { lambda: 0.1 }, &[0.01, 0.1, 1.0]),
             ],
             dropout: 0.5,
             warmup_steps: 20,

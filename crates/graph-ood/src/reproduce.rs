@@ -149,6 +149,7 @@ fn setting_name(d: Dataset, s: Shift, b: Backbone) -> String {
 fn describe(m: &Method) -> String {
     match m {
         Method::CiaLra { lambda, hops, .. } => format!("λ={lambda} t={hops}"),
+        Method::GroupDro { eta } => format!("η={eta}"),
         m => format!("λ={}", m.lambda()),
     }
 }

@@ -9,6 +9,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::dg::{MatchDg, coral_penalty, group_dro_loss};
 use crate::graph::{EdgeIndex, NodeGraph, int_tensor};
 use crate::losses::{
     CiaGroups, EnvIndex, HeteSum, HopMode, LraCfg, LraPairs, PairWeights, irm_penalty, lra_pairs,
@@ -56,10 +57,26 @@ pub enum Method {
         /// Which labels it reads.
         labels: LraLabels,
     },
+    /// GroupDRO with step size `eta` (weights `softmax(η·R_e)`).
+    GroupDro {
+        /// Temperature of the environment weights.
+        eta: f64,
+    },
+    /// Deep CORAL with penalty weight `lambda`.
+    Coral {
+        /// Penalty weight.
+        lambda: f64,
+    },
+    /// MatchDG's contrastive term (`CIA.py` mode 2) with weight `lambda`.
+    MatchDg {
+        /// Penalty weight.
+        lambda: f64,
+    },
 }
 
 impl Method {
-    /// Short name for tables (`ERM`, `IRM`, `VREx`, `CIA`, `CIA-LRA`, `CIA-LRA (as coded)`).
+    /// Short name for tables (`ERM`, `IRM`, `VREx`, `CIA`, `CIA-LRA`, `CIA-LRA (as coded)`,
+    /// `GroupDRO`, `Coral`, `MatchDG`).
     pub fn name(&self) -> String {
         match self {
             Method::Erm => "ERM".into(),
@@ -71,17 +88,23 @@ impl Method {
                 ..
             } => "CIA-LRA".into(),
             Method::CiaLra { .. } => "CIA-LRA (as coded)".into(),
+            Method::GroupDro { .. } => "GroupDRO".into(),
+            Method::Coral { .. } => "Coral".into(),
+            Method::MatchDg { .. } => "MatchDG".into(),
         }
     }
 
-    /// The penalty weight (0 for ERM).
+    /// The penalty weight (0 for ERM; GroupDRO's `eta`).
     pub fn lambda(&self) -> f64 {
         match *self {
             Method::Erm => 0.0,
             Method::Irm { lambda }
             | Method::Vrex { lambda }
             | Method::Cia { lambda }
+            | Method::Coral { lambda }
+            | Method::MatchDg { lambda }
             | Method::CiaLra { lambda, .. } => lambda,
+            Method::GroupDro { eta } => eta,
         }
     }
 
@@ -92,6 +115,9 @@ impl Method {
             Method::Irm { .. } => Method::Irm { lambda: l },
             Method::Vrex { .. } => Method::Vrex { lambda: l },
             Method::Cia { .. } => Method::Cia { lambda: l },
+            Method::GroupDro { .. } => Method::GroupDro { eta: l },
+            Method::Coral { .. } => Method::Coral { lambda: l },
+            Method::MatchDg { .. } => Method::MatchDg { lambda: l },
             Method::CiaLra { hops, labels, .. } => Method::CiaLra {
                 lambda: l,
                 hops,
@@ -218,6 +244,7 @@ struct DeviceTask {
     envs: EnvIndex,
     cia: Option<CiaGroups>,
     lra: Option<PairWeights>,
+    matchdg: Option<MatchDg>,
 }
 
 impl DeviceTask {
@@ -243,6 +270,8 @@ impl DeviceTask {
         };
         let cia = matches!(method, Method::Cia { .. })
             .then(|| CiaGroups::new(&g.y, &s.env_id, &align_nodes, device));
+        let matchdg = matches!(method, Method::MatchDg { .. })
+            .then(|| MatchDg::new(&g.y, &s.env_id, &align_nodes));
         let lra = task.lra.as_ref().map(|p| match &subset {
             Some(k) => {
                 let pairs: Vec<(u32, u32, f32)> = p
@@ -268,6 +297,7 @@ impl DeviceTask {
             envs: EnvIndex::new(&s.train, &s.env_id, s.num_envs, device)?,
             cia,
             lra,
+            matchdg,
         })
     }
 }
@@ -319,6 +349,8 @@ pub fn train_select(
     let mut model = repro_core::device::init_params_now(model_cfg.init(&device, seed));
     let mut opt = repro_core::train::optim::adam(0.0).init();
     let mut drop_rng = SplitMix64::new(seed.wrapping_mul(0x9E37_79B9).wrapping_add(17));
+    // MatchDG's negatives: a stream of their own, so the dropout masks stay those of ERM.
+    let mut negative_rng = SplitMix64::new(seed ^ 0x4D47_4447);
     let mut best: Option<(usize, Accs)> = None;
     let mut last = Accs::default();
     let mut curve = Vec::new();
@@ -343,6 +375,19 @@ pub fn train_select(
             Method::CiaLra { lambda, .. } => {
                 if penalised && let Some(p) = &dt.lra {
                     loss = loss + p.loss(rep).mul_scalar(lambda);
+                }
+            }
+            // GroupDRO replaces the mean; Coral and MatchDG have no warm-up upstream.
+            Method::GroupDro { eta } => {
+                loss = group_dro_loss(node_ce(lt, dt.y_train.clone()), &dt.envs, eta);
+            }
+            Method::Coral { lambda } => {
+                let h = rep.select(0, dt.train.clone());
+                loss = loss + coral_penalty(h, &dt.envs).mul_scalar(lambda);
+            }
+            Method::MatchDg { lambda } => {
+                if let Some(m) = &dt.matchdg {
+                    loss = loss + m.loss(rep, &mut negative_rng).mul_scalar(lambda);
                 }
             }
         }

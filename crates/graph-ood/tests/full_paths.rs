@@ -1,5 +1,6 @@
-//! The full profile's code paths (penalty sweep, GAT, real-data cells including GOOD-Twitch,
-//! G2/G3/G5 decisions) on a tiny configuration. Skipped without the mirror.
+//! The full profile's code paths (penalty sweep, GAT, GroupDRO / Coral / MatchDG, real-data
+//! cells including GOOD-Twitch, G2/G3/G5 decisions) on a tiny configuration. Skipped
+//! without the mirror.
 
 use repro_core::report::{Options, Profile, Verdict};
 use repro_graph_ood::config::{Dataset, DatasetSettings, ExperimentConfig, MethodGrid};
@@ -34,7 +35,8 @@ fn tiny_full_configuration_runs_and_decides() {
     ];
     cfg.arxiv.n = 600;
     cfg.sweep_seeds = 1;
-    // ERM, IRM, VREx and CIA-LRA with one candidate each; CIA keeps a two-point sweep.
+    // ERM, IRM, VREx, CIA-LRA, GroupDRO, Coral and MatchDG with one candidate each; CIA keeps
+    // a two-point sweep.
     for m in &mut cfg.methods {
         m.candidates.truncate(1);
     }
@@ -71,6 +73,16 @@ fn tiny_full_configuration_runs_and_decides() {
     // G5 measured on Cora-word covariate.
     let g5 = report.claims.iter().find(|c| c.id == "G5").unwrap();
     assert!(g5.measured.contains_key("mean ρ per class"), "{g5:?}");
+    // The further baselines ran (one candidate each, selected, then fresh seeds).
+    for m in ["GroupDRO", "Coral", "MatchDG"] {
+        assert!(
+            report
+                .results
+                .iter()
+                .any(|r| r["method"] == m && r["sweep"] == false),
+            "no {m} rows"
+        );
+    }
     // GAT rows exist for WebKB.
     assert!(report.results.iter().any(|r| r["backbone"] == "Gat"));
 }
