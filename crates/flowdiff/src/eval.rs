@@ -102,6 +102,44 @@ pub fn kernel_self_mean(b: &[f32], d: usize, bandwidths: &[f64]) -> f64 {
     kernel_mean(b, b, d, &c)
 }
 
+/// Median of the Euclidean distances over all pairs `i < j` of the rows of `x` (`d` columns,
+/// row-major); the mean of the two middle values for an even count, as `numpy.median`.
+/// `None` with fewer than two rows.
+pub fn median_pairwise_distance(x: &[f32], d: usize) -> Option<f64> {
+    let n = x.len() / d.max(1);
+    if n < 2 || d == 0 {
+        return None;
+    }
+    let mut dist = Vec::with_capacity(n * (n - 1) / 2);
+    for i in 0..n {
+        for j in i + 1..n {
+            let s: f64 = (0..d)
+                .map(|k| f64::from(x[i * d + k] - x[j * d + k]).powi(2))
+                .sum();
+            dist.push(s.sqrt());
+        }
+    }
+    let m = dist.len();
+    let (_, &mut hi, _) = dist.select_nth_unstable_by(m / 2, f64::total_cmp);
+    if m % 2 == 1 {
+        return Some(hi);
+    }
+    // The lower middle value is the largest of the elements left of the upper one.
+    let lo = dist[..m / 2]
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    Some(0.5 * (lo + hi))
+}
+
+/// The median rule: `med · f` for each factor `f` (the spec's digits MMD uses
+/// `{0.5, 1, 2}` with `med` the median pairwise distance of the clean test set).
+/// `None` with fewer than two rows, or when every row is the same (`med = 0`).
+pub fn median_rule_bandwidths(x: &[f32], d: usize, factors: &[f64]) -> Option<Vec<f64>> {
+    let med = median_pairwise_distance(x, d)?;
+    (med > 0.0).then(|| factors.iter().map(|f| med * f).collect())
+}
+
 /// Sliced W2: `sqrt(mean_dirs mean_i (a_(i) - b_(i))^2)` over `n_dirs` unit directions drawn
 /// from `seed`, after sorting the projections. Needs equally many rows.
 ///
@@ -285,6 +323,26 @@ mod tests {
     use repro_core::host::to_vec;
 
     const H: [f64; 5] = [0.05, 0.1, 0.2, 0.5, 1.0];
+
+    #[test]
+    fn median_rule_by_hand() {
+        // Points 0, 1, 3 on a line: distances 1, 3, 2 -> median 2.
+        assert_eq!(median_pairwise_distance(&[0.0, 1.0, 3.0], 1), Some(2.0));
+        // Four corners of the unit square: distances 1, 1, 1, 1, √2, √2 -> (1 + 1) / 2 = 1.
+        let sq = [0.0f32, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0];
+        assert_eq!(median_pairwise_distance(&sq, 2), Some(1.0));
+        // Points 0, 1, 3, 7: distances 1, 3, 7, 2, 6, 4 -> (3 + 4) / 2.
+        assert_eq!(
+            median_pairwise_distance(&[0.0, 1.0, 3.0, 7.0], 1),
+            Some(3.5)
+        );
+        assert_eq!(
+            median_rule_bandwidths(&[0.0, 1.0, 3.0], 1, &[0.5, 1.0, 2.0]),
+            Some(vec![1.0, 2.0, 4.0])
+        );
+        assert_eq!(median_pairwise_distance(&[1.0], 1), None);
+        assert_eq!(median_rule_bandwidths(&[2.0, 2.0], 1, &[1.0]), None);
+    }
 
     #[test]
     fn sliced_w2_along_given_directions_by_hand() {

@@ -304,6 +304,22 @@ mod tests {
     }
 
     #[test]
+    fn gaussian_nll_by_hand() {
+        // N(mu = (1, 0), Sigma = [[4, 2], [2, 2]]): det 4, Sigma^-1 = [[0.5, -0.5], [-0.5, 1]].
+        // x = (3, 1): r = (2, 1), r' Sigma^-1 r = 2 - 2 + 1 = 1, so
+        // -log N = 1/2 + 1/2 ln 4 + ln 2 pi = 3.0310242 (f32: 1e-5). At x = mu: 1/2 ln 4 + ln 2 pi.
+        let device = Device::flex();
+        let g = GaussianPrior::new(vec![1.0, 0.0], vec![4.0, 2.0, 2.0, 2.0]).unwrap();
+        let x = Tensor::<2>::from_floats([[3.0, 1.0], [1.0, 0.0]], &device);
+        let v = repro_core::host::to_vec(g.neg_log_density(x));
+        let c = 0.5 * 4f64.ln() + (2.0 * std::f64::consts::PI).ln();
+        assert!((f64::from(v[0]) - (0.5 + c)).abs() < 1e-5, "{v:?}");
+        assert!((f64::from(v[1]) - c).abs() < 1e-5, "{v:?}");
+        // Not positive definite: refused.
+        assert!(GaussianPrior::new(vec![0.0, 0.0], vec![1.0, 2.0, 2.0, 1.0]).is_none());
+    }
+
+    #[test]
     fn neg_elbo_of_the_exact_posterior_is_the_evidence() {
         // Prior N(0, I_2), sigma = 0.5: posterior variance 1/(1 + 4) = 0.2, mean 0.8 y; for an
         // exact posterior -ELBO = -log p(y) = -log N(y; 0, 1.25 I) = ln(2 pi 1.25) + 5/2.5

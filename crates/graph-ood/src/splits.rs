@@ -182,6 +182,18 @@ pub fn domain_ranks(domain: &[f64]) -> Vec<i32> {
 /// cut `num_envs` environments over the sorted pool the same way, then shuffle the pool
 /// and take `k = floor(id_frac·N)` ID-validation and ID-test nodes from its end.
 pub fn good_covariate_split(domain: &[f64], cfg: &CovariateCfg, rng: &mut SplitMix64) -> OodSplit {
+    good_covariate_split_with(domain, cfg, |pool| rng.shuffle(pool))
+}
+
+/// [`good_covariate_split`] with the pool's shuffle given: `permute` reorders the
+/// domain-sorted pool in place (upstream: `random.shuffle`), so a split can be rebuilt
+/// from a known permutation and checked from outside. The identity leaves the ID-test set
+/// at the end of the domain-sorted pool.
+pub fn good_covariate_split_with(
+    domain: &[f64],
+    cfg: &CovariateCfg,
+    permute: impl FnOnce(&mut [u32]),
+) -> OodSplit {
     let n = domain.len();
     let domain_id = domain_ranks(domain);
     let mut order: Vec<u32> = (0..n as u32).collect();
@@ -226,7 +238,7 @@ pub fn good_covariate_split(domain: &[f64], cfg: &CovariateCfg, rng: &mut SplitM
         .max()
         .map_or(0, |m| m as usize + 1);
     let k = (cfg.id_frac * n as f64).floor() as usize;
-    rng.shuffle(&mut pool);
+    permute(&mut pool);
     let len = pool.len();
     let k = k.min(len / 2);
     let id_val = pool[len - 2 * k..len - k].to_vec();
@@ -417,6 +429,43 @@ mod tests {
         let domain: Vec<f64> = (0..1000).map(|_| rng.below(25) as f64).collect();
         let y: Vec<u32> = (0..1000).map(|_| rng.below(4) as u32).collect();
         (domain, y)
+    }
+
+    #[test]
+    fn covariate_split_from_a_given_permutation_by_hand() {
+        // 10 nodes with domains 9, 8, ..., 0 (node i has domain 9 − i), ratios 0.6 / 0.2,
+        // 2 environments, k = floor(0.1·10) = 1. Sorted ascending: nodes 9, 8, ..., 0.
+        // Pool = sorted[0..6] = nodes 9..4, OOD val = nodes 3, 2, OOD test = nodes 1, 0.
+        // Environments over the sorted pool, per = 3: nodes 9, 8, 7 -> 0; 6, 5, 4 -> 1.
+        let domain: Vec<f64> = (0..10).map(|i| (9 - i) as f64).collect();
+        let cfg = CovariateCfg {
+            train_ratio: 0.6,
+            val_ratio: 0.2,
+            num_envs: 2,
+            reverse: false,
+            id_frac: 0.1,
+        };
+        // Identity: ID val and ID test are the last two pool nodes.
+        let s = good_covariate_split_with(&domain, &cfg, |_| {});
+        assert_eq!(s.train, vec![9, 8, 7, 6]);
+        assert_eq!((s.id_val.clone(), s.id_test.clone()), (vec![5], vec![4]));
+        assert_eq!(
+            (s.ood_val.clone(), s.ood_test.clone()),
+            (vec![3, 2], vec![1, 0])
+        );
+        assert_eq!(s.num_envs, 2);
+        assert_eq!(&s.env_id[6..10], &[1, 0, 0, 0]);
+        // Non-training nodes carry no environment.
+        assert!(s.env_id[..6].iter().all(|&e| e == -1));
+        // Reversing the pool: ID test is the pool's first sorted node.
+        let s = good_covariate_split_with(&domain, &cfg, |p| p.reverse());
+        assert_eq!(s.train, vec![4, 5, 6, 7]);
+        assert_eq!((s.id_val.clone(), s.id_test.clone()), (vec![8], vec![9]));
+        // The seeded entry point is this one with the generator's shuffle.
+        let a = good_covariate_split(&domain, &cfg, &mut SplitMix64::new(3));
+        let mut rng = SplitMix64::new(3);
+        let b = good_covariate_split_with(&domain, &cfg, |p| rng.shuffle(p));
+        assert_eq!(a, b);
     }
 
     #[test]
