@@ -11,9 +11,17 @@ use repro_core::testing::TempDir;
 const PAPER: &str = "monosemantic";
 
 fn xtask(args: &[&str], kill_after: Option<usize>) -> Output {
+    xtask_env(args, kill_after, None)
+}
+
+fn xtask_env(args: &[&str], kill_after: Option<usize>, kill_at: Option<&str>) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
     c.args(args).env("REPRO_QUIET", "1");
     c.env_remove(repro_core::experiment::KILL_AFTER_ENV);
+    c.env_remove(repro_core::testing::KILL_AT_ENV);
+    if let Some(point) = kill_at {
+        c.env(repro_core::testing::KILL_AT_ENV, point);
+    }
     if let Some(k) = kill_after {
         c.env(repro_core::experiment::KILL_AFTER_ENV, k.to_string());
     }
@@ -100,6 +108,76 @@ fn a_killed_run_resumes_to_the_uninterrupted_report() {
         text(&o)
     );
     assert_eq!(report(&whole), report(&killed));
+}
+
+/// Every file in `dir` and below whose name ends in `suffix`.
+fn files_ending(dir: &Path, suffix: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_ending(&p, suffix));
+        } else if p.to_string_lossy().contains(suffix) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn killed_while_writing_or_mid_job_resumes_to_the_uninterrupted_report() {
+    let tmp = TempDir::new("xtask-kill-points");
+    let whole = tmp.path().join("whole");
+    let o = run(&whole, &[], None);
+    assert!(o.status.success(), "{}", text(&o));
+    let planned = finished_jobs(&whole);
+    // Atomic writes in order: plan.json, then per job its payload and its record. So
+    // `atomic-partial:4` dies half-way into the second job's payload, and
+    // `atomic-renamed-not:3` with the first record complete in its temporary file.
+    for point in [
+        "job-progress:3",
+        "atomic-partial:4",
+        "atomic-renamed-not:3",
+        "job-payload:2",
+        "report-write",
+    ] {
+        let out = tmp.path().join(point.replace(':', "-"));
+        let args = [
+            "reproduce",
+            PAPER,
+            "--profile",
+            "smoke",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let o = xtask_env(&args, None, Some(point));
+        assert!(
+            !o.status.success(),
+            "{point}: the kill point was not reached: {}",
+            text(&o)
+        );
+        assert!(
+            !out.join("report.json").exists(),
+            "{point}: a report after the kill"
+        );
+        let done_before = finished_jobs(&out);
+        assert!(done_before < planned || point == "report-write", "{point}");
+        let o = run(&out, &[], None);
+        assert!(o.status.success(), "{point}: {}", text(&o));
+        assert_eq!(finished_jobs(&out), planned, "{point}");
+        assert_eq!(
+            report(&whole),
+            report(&out),
+            "{point}: the resumed report differs"
+        );
+        // What a killed write left behind is a temporary file, never read as a result.
+        if point.starts_with("atomic") {
+            assert!(
+                !files_ending(&out, ".tmp").is_empty(),
+                "{point}: no temporary file"
+            );
+        }
+    }
 }
 
 #[test]

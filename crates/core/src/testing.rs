@@ -55,3 +55,34 @@ pub fn mirror_roots() -> Option<DataRoots> {
     eprintln!("skipped: no data mirror (set REPRO_DATA_MIRROR to run this test)");
     None
 }
+
+/// Environment variable of the kill tests: `point` or `point:n` makes the process abort
+/// (as abruptly as a SIGKILL: no unwinding, no cleanup) the `n`-th time (default the first)
+/// it reaches [`kill_point`]`(point)`. Points: `job-progress` (a job reports progress, i.e.
+/// mid-job), `atomic-partial` (half of a file's bytes are in its temporary file),
+/// `atomic-renamed-not` (a temporary file is complete, not yet renamed), `job-payload` (a
+/// job's payload is stored, its record not yet), `report-write` (the report's SVG and
+/// Markdown files are written, `report.json` not yet).
+pub const KILL_AT_ENV: &str = "REPRO_KILL_AT";
+
+/// The kill-test hook: aborts the process here when [`KILL_AT_ENV`] names `point` and this
+/// is its `n`-th hit. Costs one atomic load when the variable is unset.
+pub fn kill_point(point: &str) {
+    use std::sync::OnceLock;
+    static TARGET: OnceLock<Option<(String, usize)>> = OnceLock::new();
+    static HITS: AtomicUsize = AtomicUsize::new(0);
+    let target = TARGET.get_or_init(|| {
+        let v = std::env::var(KILL_AT_ENV).ok()?;
+        let (name, n) = match v.split_once(':') {
+            Some((name, n)) => (name.to_owned(), n.parse().ok()?),
+            None => (v, 1),
+        };
+        Some((name, n))
+    });
+    if let Some((name, n)) = target
+        && name == point
+        && HITS.fetch_add(1, Ordering::SeqCst) + 1 >= *n
+    {
+        std::process::abort();
+    }
+}

@@ -54,6 +54,7 @@ pub struct JobProgress {
 impl JobProgress {
     /// Advances by `n` units (capped at the job's weight).
     pub fn inc(&self, n: u64) {
+        crate::testing::kill_point("job-progress");
         let before = self
             .done
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
@@ -358,6 +359,7 @@ impl<'a> Runner<'a> {
         .with_context(|| format!("cannot encode the result of job `{}`", job.id))?;
         // Payload first, record last: the record's presence means the job is done.
         write_atomic(&cbor, &bytes)?;
+        crate::testing::kill_point("job-payload");
         let record = JobRecord {
             paper: self.plan.paper().into(),
             id: job.id.clone(),

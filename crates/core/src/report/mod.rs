@@ -470,6 +470,7 @@ impl Report {
         let md = dir.join("report.md");
         write_atomic(&md, self.to_markdown().as_bytes())?;
         written.push(md);
+        crate::testing::kill_point("report-write");
         // JSON last: its presence means the whole report is there.
         let json = dir.join("report.json");
         write_atomic(&json, serde_json::to_string_pretty(self)?.as_bytes())?;

@@ -24,10 +24,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let result = (|| {
         let mut f =
             fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        f.write_all(bytes)
+        let half = bytes.len() / 2;
+        f.write_all(&bytes[..half])
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        crate::testing::kill_point("atomic-partial");
+        f.write_all(&bytes[half..])
             .with_context(|| format!("cannot write {}", tmp.display()))?;
         f.sync_all()
             .with_context(|| format!("cannot sync {}", tmp.display()))?;
+        crate::testing::kill_point("atomic-renamed-not");
         fs::rename(&tmp, path)
             .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
     })();
