@@ -62,7 +62,8 @@ pub fn mirror_roots() -> Option<DataRoots> {
 /// mid-job), `atomic-partial` (half of a file's bytes are in its temporary file),
 /// `atomic-renamed-not` (a temporary file is complete, not yet renamed), `job-payload` (a
 /// job's payload is stored, its record not yet), `report-write` (the report's SVG and
-/// Markdown files are written, `report.json` not yet).
+/// Markdown files are written, `report.json` not yet), `checkpoint-renames` (a checkpoint's
+/// new weights are in place, its optimiser state and `state.json` not yet).
 pub const KILL_AT_ENV: &str = "REPRO_KILL_AT";
 
 /// The kill-test hook: aborts the process here when [`KILL_AT_ENV`] names `point` and this

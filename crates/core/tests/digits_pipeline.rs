@@ -242,3 +242,43 @@ fn resumed_run_equals_uninterrupted_run() {
             .is_none()
     );
 }
+
+/// A process killed inside `Checkpoint::save` (new weights renamed into place, optimiser
+/// and `state.json` not yet) leaves no checkpoint that `load` accepts; the run restarts.
+/// The test re-runs its own binary with the kill point set: the child aborts mid-save.
+#[test]
+fn a_checkpoint_killed_mid_save_is_not_loaded() {
+    const CHILD: &str = "REPRO_TEST_CHECKPOINT_CHILD";
+    let _g = seed_lock();
+    let device = Device::flex().autodiff();
+    if let Some(dir) = std::env::var_os(CHILD) {
+        let ckpt = Checkpoint::new(std::path::PathBuf::from(dir));
+        let (model, opt) = fresh(&device);
+        ckpt.save(&model, &opt, &1usize).unwrap();
+        // With the kill point set the second save dies after its first rename.
+        ckpt.save(&model, &opt, &2usize).unwrap();
+        return;
+    }
+    let tmp = TempDir::new("ckpt-kill");
+    let dir = tmp.path().join("run");
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_checkpoint_killed_mid_save_is_not_loaded",
+            "--test-threads",
+            "1",
+        ])
+        .env(CHILD, &dir)
+        .env(repro_core::testing::KILL_AT_ENV, "checkpoint-renames:3")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the kill point was not reached");
+    // The first save was complete; the second removed its state.json before renaming.
+    assert!(dir.join("model.bpk").is_file());
+    let ckpt = Checkpoint::new(dir);
+    assert!(!ckpt.exists());
+    let (model, opt) = fresh(&device);
+    assert!(ckpt.load::<_, usize>(model, opt).unwrap().is_none());
+}

@@ -61,6 +61,7 @@ impl Checkpoint {
         for (tmp, name) in [(&model_tmp, "model.bpk"), (&optim_tmp, "optim.bpk")] {
             std::fs::rename(tmp, self.dir.join(name))
                 .with_context(|| format!("cannot rename {}", tmp.display()))?;
+            crate::testing::kill_point("checkpoint-renames");
         }
         write_atomic(
             &self.dir.join("state.json"),
