@@ -13,6 +13,7 @@ pub const PAPERS: &[Paper] = &[
     repro_icl_ood::PAPER,
     repro_contrastive_fa::PAPER,
     repro_factual_recall::PAPER,
+    repro_mim_tokens::PAPER,
 ];
 
 /// Finds a paper by name, with a helpful error.
