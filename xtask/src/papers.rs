@@ -14,6 +14,7 @@ pub const PAPERS: &[Paper] = &[
     repro_contrastive_fa::PAPER,
     repro_factual_recall::PAPER,
     repro_mim_tokens::PAPER,
+    repro_generative_ssl::PAPER,
 ];
 
 /// Finds a paper by name, with a helpful error.

@@ -110,7 +110,7 @@ impl KnConfig {
 
     /// Ours (the default): Dai's settings with the floor lowered from 3 to 2, so the
     /// adaptive loosening can act on 4-prompt bags (it reaches `q = 50`, two prompts of
-    /// four, after four steps). The smoke pilot (`examples/pilot.rs`, results in
+    /// four, after four steps). The smoke pilot (`examples/fr_pilot.rs`, results in
     /// docs/papers/factual-recall.md) left no fact without KNs under either floor: the loop
     /// tightened there, so the two floors gave the same sets.
     pub fn ours() -> Self {

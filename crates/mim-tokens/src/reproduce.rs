@@ -433,7 +433,7 @@ fn token_job(
     let entry = json!({"kind": "run", "experiment": experiment, "setting": setting,
         "method": method, "tokenizer": t.name(), "seed": s, "k": t.k(CLASSES), "alignment": al,
         "scores": sc, "steps": pre.losses.len(), "loss_first10": first, "loss_last10": last,
-        "checkpoints": pre.checkpoints, "ms_per_step": pre.ms_per_step,
+        "checkpoints": pre.checkpoints, "step_ms": pre.ms_per_step,
         "train_seconds": started.elapsed().as_secs_f64()});
     Ok(JobOutput::new(
         rows,

@@ -26,7 +26,7 @@ fn strip(r: &Report) -> Vec<Value> {
             let mut v = v.clone();
             if let Some(o) = v.as_object_mut() {
                 o.remove("train_seconds");
-                o.remove("ms_per_step");
+                o.remove("step_ms");
             }
             v
         })

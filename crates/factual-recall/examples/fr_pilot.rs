@@ -1,9 +1,9 @@
 //! Pilots behind two declared choices (results in docs/papers/factual-recall.md).
 //!
-//! - `cargo run --example pilot -p repro-factual-recall -- time`: wall time of 50 training
+//! - `cargo run --example fr_pilot -p repro-factual-recall -- time`: wall time of 50 training
 //!   steps of the quick model on the full knowledge base, and of one bag's attribution
 //!   (4 prompts × 4 layers × m = 20), to size the quick profile.
-//! - `cargo run --example pilot -p repro-factual-recall -- rule [steps]`: the bag rule on
+//! - `cargo run --example fr_pilot -p repro-factual-recall -- rule [steps]`: the bag rule on
 //!   the smoke knowledge base. A quick-shaped model is trained on it (default 600 steps),
 //!   every fact's bag is attributed, and the number of facts left without knowledge neurons
 //!   is counted under Dai's rule (floor 3) and under candidate rules.
