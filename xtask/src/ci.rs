@@ -1,4 +1,5 @@
-//! `cargo xtask ci`: formatting, lints, docs and tests, as CI runs them.
+//! `cargo xtask ci`: formatting, lints, docs, tests and every paper's smoke profile on the
+//! ndarray backend, as CI runs them.
 
 use anyhow::Context;
 
@@ -42,6 +43,30 @@ pub fn run() -> anyhow::Result<()> {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     step("tests", &["test", "--workspace"], &[])?;
+    // Every paper's smoke profile on a second backend: `--device ndarray` rebuilds the
+    // xtask with that feature in the target dir's `gpu/` (the default build stays Flex-only).
+    let out = crate::gpu_target_dir().join("ci-ndarray-smoke");
+    let out = out.to_string_lossy();
+    step(
+        "ndarray smoke",
+        &[
+            "run",
+            "--quiet",
+            "--package",
+            "xtask",
+            "--",
+            "reproduce",
+            "all",
+            "--profile",
+            "smoke",
+            "--device",
+            "ndarray",
+            "--fresh",
+            "--out",
+            &out,
+        ],
+        &[],
+    )?;
     eprintln!("ci: all checks passed");
     Ok(())
 }

@@ -7,7 +7,7 @@
 //! cargo xtask report <paper> --out DIR               merge shards' job results into the report
 //! cargo xtask data list|verify|fetch [<dataset>]     the dataset registry
 //! cargo xtask bench [<paper>] [--no-twin]            benchmarks beside their PyTorch twins
-//! cargo xtask ci                                     fmt check, clippy, tests
+//! cargo xtask ci                                     fmt check, clippy, docs, tests, ndarray smoke
 //! ```
 
 mod bench;
@@ -48,7 +48,8 @@ enum Command {
         #[arg(long)]
         no_twin: bool,
     },
-    /// What CI runs: `cargo fmt --check`, `cargo clippy -D warnings`, `cargo doc`, `cargo test`.
+    /// What CI runs: `cargo fmt --check`, `cargo clippy -D warnings`, `cargo doc`, `cargo test`,
+    /// then every paper's smoke profile on the ndarray backend.
     Ci,
 }
 
@@ -77,6 +78,16 @@ fn workspace_root() -> std::path::PathBuf {
         .parent()
         .expect("xtask lives inside the workspace")
         .to_path_buf()
+}
+
+/// Where the xtask is rebuilt with an extra backend feature: `gpu/` inside the target dir
+/// (`CARGO_TARGET_DIR` when set, else `target/`), so the default build stays untouched.
+fn gpu_target_dir() -> std::path::PathBuf {
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(t) => workspace_root().join(t),
+        None => workspace_root().join("target"),
+    };
+    target.join("gpu")
 }
 
 /// The cargo that runs us (`$CARGO`), or `cargo`.

@@ -194,7 +194,7 @@ fn reexec_with_feature(args: &Args) -> anyhow::Result<()> {
             feature,
             "--target-dir",
         ])
-        .arg(crate::workspace_root().join("target/gpu"))
+        .arg(crate::gpu_target_dir())
         .arg("--")
         .args(std::env::args_os().skip(1))
         .env("REPRO_XTASK_REEXEC", "1")
