@@ -114,8 +114,15 @@ pub struct Masking {
     pub keep: usize,
 }
 
+/// `⌊l (1 − ratio)⌋` in integer arithmetic: the ratio is rounded to parts per million first,
+/// so `l = 10, ratio = 0.9` keeps 1 (the float product `10 · (1 − 0.9)` is `0.999…`).
+pub fn keep_count(l: usize, ratio: f64) -> usize {
+    let ppm = (ratio.clamp(0.0, 1.0) * 1e6).round() as usize;
+    l * (1_000_000 - ppm) / 1_000_000
+}
+
 /// Draws a masking: noise `U[0, 1)` per (sample, patch) from `rng`, shuffle = argsort of the
-/// noise, keep the first `⌊l (1 − ratio)⌋`.
+/// noise, keep the first [`keep_count`]`(l, ratio)`.
 ///
 /// # Shapes
 /// - `ids_keep` `[n, keep]`, `ids_restore` `[n, l]`, `mask` `[n, l]`
@@ -126,7 +133,7 @@ pub fn random_masking(
     rng: &mut SplitMix64,
     device: &Device,
 ) -> Masking {
-    let keep = ((l as f64) * (1.0 - ratio)).floor() as usize;
+    let keep = keep_count(l, ratio);
     let (mut ids_keep, mut ids_restore, mut mask) = (
         Vec::with_capacity(n * keep),
         vec![0i64; n * l],
@@ -215,6 +222,16 @@ mod tests {
         assert!((f64::from(p6[16]) - 2f64.cos()).abs() < 1e-6);
         assert!((f64::from(p6[33]) - w1.sin()).abs() < 1e-6);
         assert!((f64::from(p6[48]) - 1f64.cos()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn keep_count_is_integer_arithmetic() {
+        assert_eq!(keep_count(16, 0.75), 4);
+        assert_eq!(keep_count(49, 0.75), 12);
+        // The float product 10 · (1 − 0.9) is 0.9999999999999998: floor would give 0.
+        assert!(((10.0f64) * (1.0 - 0.9)).floor() < 1.0);
+        assert_eq!(keep_count(10, 0.9), 1);
+        assert_eq!(keep_count(16, 0.5), 8);
     }
 
     #[test]

@@ -138,8 +138,7 @@ pub fn keep_count(l: usize, ratio: f64) -> Result<usize, Error> {
     if !(ratio > 0.0 && ratio < 1.0) {
         return Err(Error::MaskRatio(ratio));
     }
-    let ppm = (ratio * 1e6).round() as usize;
-    let keep = l * (1_000_000 - ppm) / 1_000_000;
+    let keep = repro_core::patch::keep_count(l, ratio);
     if keep == 0 || keep >= l {
         return Err(Error::MaskRatio(ratio));
     }
