@@ -655,15 +655,8 @@ fn build_report(
     seeds: &[u64],
     done: &Done<JobData>,
 ) -> anyhow::Result<Report> {
-    let mut report = Report::new(INFO.name, opts, cfg);
-    report.seeds = seeds.to_vec();
-    for (_, out) in done.iter() {
-        for v in &out.data.results {
-            report.push_result(v.clone());
-        }
-    }
+    let mut report = done.report(INFO.name, opts, cfg, seeds, |d| &d.results);
     let results = done.results();
-    report.push_rows(&results);
     let ran = |e: &str| runs(cfg, opts, e);
     let claims = decide_claims(cfg, &results, &ran)?;
     report.claims = INFO.finish_claims(claims, ran)?;

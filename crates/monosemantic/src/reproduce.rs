@@ -257,15 +257,8 @@ fn build_report(
     seeds: &[u64],
     done: &Done<JobData>,
 ) -> anyhow::Result<Report> {
-    let mut report = Report::new(INFO.name, opts, cfg);
-    report.seeds = seeds.to_vec();
-    for (_, out) in done.iter() {
-        for v in &out.data.results {
-            report.push_result(v.clone());
-        }
-    }
+    let mut report = done.report(INFO.name, opts, cfg, seeds, |d| &d.results);
     let results = done.results();
-    report.push_rows(&results);
     // The loss curves of the first seed (the first digits job of the plan).
     let curves = done
         .experiment(DIGITS)

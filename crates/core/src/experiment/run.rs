@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::info::PartialRun;
 use super::plan::{Job, Plan};
 use super::results::{Results, Row};
-use crate::report::{Options, Profile, write_atomic};
+use crate::report::{Options, Profile, Report, write_atomic};
 use crate::train::Checkpoint;
 
 /// What a job returns: typed rows for the tables and claims, and any payload the paper
@@ -164,6 +164,27 @@ impl<T> Done<T> {
             .flat_map(|o| o.rows.iter().cloned())
             .collect()
     }
+
+    /// The common start of a paper's report from a finished run: [`Report::new`]`(paper,
+    /// opts, config)` with `seeds`, every job's payload entries (`entries` of its data) in
+    /// `results` and every typed row in `rows`, both in plan order. The paper then adds its
+    /// claims, tables, plots and notes.
+    pub fn report(
+        &self,
+        paper: &str,
+        opts: &Options,
+        config: impl Serialize,
+        seeds: &[u64],
+        entries: impl Fn(&T) -> &[serde_json::Value],
+    ) -> Report {
+        let mut report = Report::new(paper, opts, config);
+        report.seeds = seeds.to_vec();
+        for o in &self.outputs {
+            report.results.extend(entries(&o.data).iter().cloned());
+        }
+        report.push_rows(&self.results());
+        report
+    }
 }
 
 /// A complete run, or a slice of one.
@@ -238,6 +259,27 @@ pub fn read_plan_options(out: &Path) -> anyhow::Result<PlanFile> {
     serde_json::from_str(&text).with_context(|| format!("{} is not a plan file", path.display()))
 }
 
+/// Decodes a job record (`<out>/jobs/<job>.json`) and returns its fingerprint; the runner
+/// reads every record through this (and the fuzz target `job_files` too).
+///
+/// # Errors
+/// Text that is not a job record.
+pub fn decode_job_record(text: &str) -> anyhow::Result<String> {
+    let record: JobRecord = serde_json::from_str(text)?;
+    Ok(record.fingerprint)
+}
+
+/// Decodes a job payload (`<out>/jobs/<job>.cbor`): its fingerprint and output.
+///
+/// # Errors
+/// Bytes that are not a payload of `T`.
+pub fn decode_job_payload<T: DeserializeOwned>(
+    bytes: &[u8],
+) -> anyhow::Result<(String, JobOutput<T>)> {
+    let s: Stored<T> = ciborium::from_reader(bytes)?;
+    Ok((s.fingerprint, s.output))
+}
+
 /// Environment variable for resume tests: abort the process (as abruptly as a SIGKILL)
 /// right after this many jobs have been stored.
 pub const KILL_AFTER_ENV: &str = "REPRO_KILL_AFTER_JOBS";
@@ -304,17 +346,16 @@ impl<'a> Runner<'a> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Loaded::Missing,
             Err(e) => return Loaded::Redo(format!("{} cannot be read ({e})", json.display())),
         };
-        let record: JobRecord = match serde_json::from_str(&text) {
-            Ok(r) => r,
+        let record_fp = match decode_job_record(&text) {
+            Ok(f) => f,
             Err(e) => {
                 return Loaded::Redo(format!("{} is not a job record ({e})", json.display()));
             }
         };
-        if record.fingerprint != fp {
+        if record_fp != fp {
             return Loaded::Redo(format!(
-                "{} was written for another configuration (fingerprint {}, now {fp})",
+                "{} was written for another configuration (fingerprint {record_fp}, now {fp})",
                 json.display(),
-                record.fingerprint
             ));
         }
         let bytes = match std::fs::read(&cbor) {
@@ -327,12 +368,11 @@ impl<'a> Runner<'a> {
                 ));
             }
         };
-        match ciborium::from_reader::<Stored<T>, _>(bytes.as_slice()) {
-            Ok(s) if s.fingerprint == fp => Loaded::Ok(s.output),
-            Ok(s) => Loaded::Redo(format!(
-                "{} was written for another configuration (fingerprint {}, now {fp})",
+        match decode_job_payload::<T>(&bytes) {
+            Ok((f, output)) if f == fp => Loaded::Ok(output),
+            Ok((f, _)) => Loaded::Redo(format!(
+                "{} was written for another configuration (fingerprint {f}, now {fp})",
                 cbor.display(),
-                s.fingerprint
             )),
             Err(e) => Loaded::Redo(format!("{} cannot be read ({e})", cbor.display())),
         }
