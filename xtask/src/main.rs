@@ -7,12 +7,14 @@
 //! cargo xtask report <paper> --out DIR               merge shards' job results into the report
 //! cargo xtask data list|verify|fetch [<dataset>]     the dataset registry
 //! cargo xtask bench [<paper>] [--no-twin]            benchmarks beside their PyTorch twins
+//! cargo xtask fuzz [<target>] [--runs N] [--secs S]  libFuzzer targets (nightly cargo-fuzz)
 //! cargo xtask ci                                     fmt check, clippy, docs, tests, ndarray smoke
 //! ```
 
 mod bench;
 mod ci;
 mod data;
+mod fuzz;
 mod reproduce;
 
 use xtask::papers;
@@ -48,6 +50,8 @@ enum Command {
         #[arg(long)]
         no_twin: bool,
     },
+    /// Fuzz the parsers and the files the workspace reads back (nightly `cargo fuzz`).
+    Fuzz(fuzz::Args),
     /// What CI runs: `cargo fmt --check`, `cargo clippy -D warnings`, `cargo doc`, `cargo test`,
     /// then every paper's smoke profile on the ndarray backend.
     Ci,
@@ -64,6 +68,7 @@ fn main() {
         Command::Report(args) => reproduce::report(&args),
         Command::Data { command } => data::run(&command),
         Command::Bench { paper, no_twin } => bench::run(paper.as_deref(), !no_twin),
+        Command::Fuzz(args) => fuzz::run(&args),
         Command::Ci => ci::run(),
     };
     if let Err(e) = result {

@@ -135,6 +135,15 @@ fn bad_arguments_are_explained() {
     assert!(text(&out).contains("unknown or not yet implemented paper `nope`"));
     let out = xtask(&["frobnicate"], &[]);
     assert!(!out.status.success());
+    let out = xtask(&["fuzz", "no-such-target"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("unknown fuzz target `no-such-target`; targets: npy, npz"),
+        "{}",
+        text(&out)
+    );
+    let out = xtask(&["fuzz", "npy", "--runs", "many"], &[]);
+    assert!(!out.status.success());
     let out = xtask(&["data", "verify", "coraa"], &[]);
     assert!(
         text(&out).contains("unknown dataset `coraa`"),

@@ -64,11 +64,19 @@ pub fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         // The file is compiled in and checked by a unit test, so failure here is a build defect.
-        toml::from_str(REGISTRY_TOML).expect("datasets/registry.toml is malformed")
+        Registry::parse(REGISTRY_TOML).expect("datasets/registry.toml is malformed")
     })
 }
 
 impl Registry {
+    /// Parses a registry in the format of `datasets/registry.toml`.
+    ///
+    /// # Errors
+    /// [`DataError::Registry`] with the TOML error (its line and column).
+    pub fn parse(text: &str) -> Result<Self, DataError> {
+        toml::from_str(text).map_err(|e| DataError::Registry(e.to_string()))
+    }
+
     /// The dataset called `name`.
     pub fn dataset(&self, name: &str) -> Result<&DatasetEntry, DataError> {
         self.datasets

@@ -66,5 +66,5 @@ pub use plan::{Job, Plan, Shard};
 pub use results::{Paired, Results, Row, SeedPolicy};
 pub use run::{
     Ctx, Done, JobOutput, JobProgress, KILL_AFTER_ENV, PlanFile, RunState, Runner,
-    read_plan_options,
+    decode_job_payload, decode_job_record, read_plan_options,
 };

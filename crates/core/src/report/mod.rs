@@ -483,8 +483,12 @@ impl Report {
         use anyhow::Context;
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a valid report", path.display()))
+        Self::from_json(&text).with_context(|| format!("{} is not a valid report", path.display()))
+    }
+
+    /// Parses the text of a `report.json`.
+    pub fn from_json(text: &str) -> anyhow::Result<Self> {
+        Ok(serde_json::from_str(text)?)
     }
 }
 
