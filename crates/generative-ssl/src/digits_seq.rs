@@ -62,14 +62,7 @@ impl PatchTokenizer {
     pub fn fit(images: &[f32], k: usize, seed: u64, device: &Device) -> anyhow::Result<Self> {
         ensure!(k > 0, "digits tokens: k = 0");
         ensure!(!images.is_empty(), "digits tokens: no images");
-        let n = images.len() as f64;
-        let mean = images.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-        let var = images
-            .iter()
-            .map(|&v| (f64::from(v) - mean).powi(2))
-            .sum::<f64>()
-            / n;
-        let (mean, std) = (mean as f32, (var.sqrt() as f32).max(1e-6));
+        let (mean, std) = repro_core::data::digits::global_moments(images);
         let p = patches(images, mean, std, device)?;
         let km = KMeansConfig::new(k, seed).fit(&p, p.len() / (PATCH * PATCH), PATCH * PATCH)?;
         Ok(Self { mean, std, km })

@@ -108,19 +108,12 @@ impl DigitsData {
 
     /// Fits the normalisation on `train`.
     pub fn new(train: Images, test: Images) -> Self {
-        let n = train.pixels.len().max(1) as f64;
-        let mu = train.pixels.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-        let var = train
-            .pixels
-            .iter()
-            .map(|&v| (f64::from(v) - mu).powi(2))
-            .sum::<f64>()
-            / n;
+        let (mu, sigma) = repro_core::data::digits::global_moments(&train.pixels);
         Self {
             train,
             test,
-            mu: mu as f32,
-            sigma: var.sqrt().max(1e-6) as f32,
+            mu,
+            sigma,
         }
     }
 

@@ -123,6 +123,21 @@ pub fn parse_csv_gz(bytes: &[u8], origin: &Path) -> Result<Digits, DataError> {
     Ok(Digits { images, labels })
 }
 
+/// Global normalisation statistics of pixel values: the mean and the population standard
+/// deviation (ddof 0, at least 1e-6) over every value, accumulated in `f64`. One scalar pair
+/// for all pixels (the 1-channel analogue of per-channel normalisation), so equal patches at
+/// different positions stay equal; `(x − mean) / std` applies it.
+pub fn global_moments(pixels: &[f32]) -> (f32, f32) {
+    let n = pixels.len().max(1) as f64;
+    let mean = pixels.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let var = pixels
+        .iter()
+        .map(|&v| (f64::from(v) - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    (mean as f32, (var.sqrt() as f32).max(1e-6))
+}
+
 /// The workspace's one digits split: 1,297 train / 500 test, stratified by class, seed 0.
 pub fn standard_split(digits: &Digits) -> Split {
     let labels: Vec<usize> = digits.labels.iter().map(|&y| usize::from(y)).collect();
@@ -132,6 +147,16 @@ pub fn standard_split(digits: &Digits) -> Split {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn global_moments_by_hand() {
+        // 0, 2, 4, 6: mean 3, population variance (9 + 1 + 1 + 9) / 4 = 5.
+        let (m, s) = global_moments(&[0.0, 2.0, 4.0, 6.0]);
+        assert_eq!(m, 3.0);
+        assert!((f64::from(s) - 5f64.sqrt()).abs() < 1e-6);
+        // Constant pixels: the floor keeps the division finite.
+        assert_eq!(global_moments(&[1.0, 1.0]), (1.0, 1e-6));
+    }
     use std::io::Write;
 
     fn gz(text: &str) -> Vec<u8> {
