@@ -491,6 +491,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_backbone_across_methods() {
+        let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
         let d = Device::flex();
         let cfa = tiny(Latent::Gaussian).init(&d, 3).unwrap();
         let base = BaselineConfig {
@@ -515,6 +516,7 @@ mod tests {
 
     #[test]
     fn zero_sizes_and_bad_priors_are_errors() {
+        let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
         let d = Device::flex();
         let e = CfaConfig {
             k: 0,
@@ -591,6 +593,7 @@ mod tests {
 
     #[test]
     fn cnfa_loss_gradient_matches_finite_differences() {
+        let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
         let w = Latent::Weibull {
             alpha0: 1.0,
             beta0: 1.0,
@@ -601,12 +604,14 @@ mod tests {
 
     #[test]
     fn cfa_loss_gradient_matches_finite_differences() {
+        let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
         finite_difference_check(Latent::Gaussian, Objective::InfoNce { tau: 0.2 });
         finite_difference_check(Latent::Gaussian, Objective::Spectral { normalize: true });
     }
 
     #[test]
     fn loss_parts_add_up_and_views_must_match() {
+        let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
         let d = Device::flex();
         let m = tiny(Latent::Gaussian).init(&d, 0).unwrap();
         let x = || Tensor::<2>::from_data(TensorData::new(pseudo(12, 1), [3, 4]), &d);

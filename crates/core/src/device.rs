@@ -142,6 +142,12 @@ pub fn seed(device: &Device, seed: u64) {
 
 /// A process-wide lock for code that seeds Burn's global generator and needs the draws
 /// that follow to be its own (reruns compared bit for bit).
+///
+/// The lock only protects against code that also takes it: in a test binary where one test
+/// compares seeded runs, **every** test that draws from Burn's generator (module `init`,
+/// [`seed`], `Tensor::random`, dropout in training mode, a reproduction) holds it too, or
+/// its draws can land between another test's seed and its initialisation. The lock is not
+/// reentrant: take it once, at the top of the test. Library code never takes it.
 pub fn seed_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -107,6 +107,7 @@ mod tests {
 
     #[test]
     fn ema_blends_and_gradients_flatten_in_order() {
+        let _rng = crate::device::seed_lock(); // Burn's generator is process-wide
         let device = Device::flex();
         let a = LinearConfig::new(3, 2).init(&device);
         let b = LinearConfig::new(3, 2).init(&device);
@@ -134,6 +135,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "parameter counts differ")]
     fn ema_of_different_architectures_panics() {
+        let _rng = crate::device::seed_lock(); // Burn's generator is process-wide
         let device = Device::flex();
         let one = vec![LinearConfig::new(3, 2).init(&device)];
         let two = vec![LinearConfig::new(3, 2).init(&device); 2];

@@ -126,6 +126,7 @@ fn without_timings(v: &serde_json::Value) -> serde_json::Value {
 
 #[test]
 fn only_typos_are_errors() {
+    let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
     let mut opts = smoke(None);
     opts.only = vec!["markovv".into()];
     let err = repro_generative_ssl::reproduce(&opts)

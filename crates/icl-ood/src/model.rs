@@ -449,6 +449,7 @@ mod tests {
 
     #[test]
     fn bad_configs_are_errors() {
+        let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
         let device = Device::flex();
         assert!(IclModelConfig::tiny(3, 4, 5).init(&device).is_err());
         assert!(IclModelConfig::tiny(0, 1, 5).init(&device).is_err());

@@ -420,6 +420,7 @@ mod tests {
 
     #[test]
     fn bad_specs_are_errors() {
+        let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
         let device = Device::flex().autodiff();
         let mut s = spec(MixSchedule::SequentialPerTask, 2);
         s.tasks.clear();

@@ -133,6 +133,7 @@ fn gd_baselines_are_seeded() {
 
 #[test]
 fn bad_input_gets_a_clear_error() {
+    let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
     let mut rng = Noise::new(0);
     let err = |r: anyhow::Result<_>| -> String {
         let r: anyhow::Result<()> = r.map(|_: repro_icl_ood::tasks::IclBatch| ());

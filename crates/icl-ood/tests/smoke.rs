@@ -103,6 +103,7 @@ fn smoke_reproduction_decides_every_claim_and_resumes_identically() {
 
 #[test]
 fn only_typos_are_errors() {
+    let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
     let mut opts = smoke(None);
     opts.only = vec!["x5".into()];
     let err = repro_icl_ood::reproduce(&opts).unwrap_err().to_string();

@@ -598,6 +598,7 @@ mod tests {
 
     #[test]
     fn gradient_matches_central_differences() {
+        let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
         let (n, d, c) = (6, 5, 3);
         let device = Device::flex().autodiff();
         let mut rng = stream(9, "grad-test");
@@ -689,6 +690,7 @@ mod tests {
 
     #[test]
     fn learns_a_separable_toy_to_full_train_accuracy() {
+        let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
         let (docs, y, classes) = toy();
         let m = train_linear(
             &LinearTextConfig::default(),

@@ -69,6 +69,7 @@ fn smoke_reproduction_decides_every_claim_and_reruns_identically() {
 
 #[test]
 fn only_selects_experiments_and_typos_are_errors() {
+    let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
     let e = repro_llm_issues::reproduce(&smoke(&["colect"]))
         .unwrap_err()
         .to_string();

@@ -304,6 +304,7 @@ mod tests {
 
     #[test]
     fn corpus_errors_are_clear() {
+        let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
         use repro_core::nn::decoder::DecoderConfig;
         let device = Device::flex();
         let m = DecoderConfig::new(8)

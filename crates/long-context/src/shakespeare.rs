@@ -385,6 +385,7 @@ mod tests {
 
     #[test]
     fn smoke_run_on_a_tiny_corpus_gives_finite_numbers() {
+        let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
         let text = "To be, or not to be, that is the question. ".repeat(60);
         let corpus = CharCorpus::new(text);
         let cfg = TextConfig {
@@ -400,6 +401,7 @@ mod tests {
 
     #[test]
     fn too_short_a_corpus_is_a_clear_error() {
+        let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
         let corpus = CharCorpus::new("short text".into());
         let cfg = TextConfig::for_profile(Profile::Smoke);
         let device = Device::flex().autodiff();

@@ -4,6 +4,7 @@ use repro_core::report::{Options, Profile, Verdict};
 
 #[test]
 fn only_typos_are_errors() {
+    let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
     let mut opts = Options::new(Profile::Smoke);
     opts.progress = false;
     opts.only = vec!["kvdoc".into()];

@@ -129,6 +129,7 @@ fn smoke_decides_every_claim_and_reruns_identically() {
 
 #[test]
 fn only_typo_is_an_error_and_ablations_need_tokens() {
+    let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
     let e = repro_mim_tokens::reproduce(&smoke(&["token"]))
         .unwrap_err()
         .to_string();

@@ -13,6 +13,7 @@ fn smoke(only: &[&str]) -> Options {
 
 #[test]
 fn only_typo_is_an_error() {
+    let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
     let e = repro_monosemantic::reproduce(&smoke(&["toy"]))
         .unwrap_err()
         .to_string();

@@ -392,6 +392,7 @@ mod tests {
 
     #[test]
     fn vector_input_and_explicit_mask() {
+        let _rng = crate::device::seed_lock(); // Burn's generator is process-wide
         let device = Device::flex();
         let m = DecoderConfig::new(0)
             .with_d_in(5)

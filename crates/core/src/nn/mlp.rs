@@ -139,6 +139,7 @@ mod tests {
 
     #[test]
     fn hand_computed_forward_and_parameter_order() {
+        let _rng = crate::device::seed_lock(); // Burn's generator is process-wide
         let device = Device::flex();
         let mlp = MlpConfig::new(2, 1)
             .with_hidden(2)
@@ -174,6 +175,7 @@ mod tests {
 
     #[test]
     fn zero_hidden_layers_is_one_linear_map() {
+        let _rng = crate::device::seed_lock(); // Burn's generator is process-wide
         let device = Device::flex();
         let mlp = MlpConfig::new(3, 2).with_n_hidden(0).init(&device);
         assert_eq!(flatten(&mlp).len(), 3 * 2 + 2);

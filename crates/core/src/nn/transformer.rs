@@ -680,6 +680,7 @@ mod tests {
 
     #[test]
     fn layer_norm_epsilon_is_applied() {
+        let _rng = crate::device::seed_lock(); // Burn's generator is process-wide
         let device = Device::flex();
         // A stack of no blocks is its final LayerNorm: on the row [1, 3] (mean 2, variance 1)
         // the output is (x - 2) / sqrt(1 + eps) = ±1 / sqrt(1 + eps) (weight 1, bias 0).
@@ -702,6 +703,7 @@ mod tests {
 
     #[test]
     fn bad_configs_and_inputs_are_errors() {
+        let _rng = crate::device::seed_lock(); // Burn's generator is process-wide
         let device = Device::flex();
         let cfg = TransformerStackConfig::new(6).with_n_heads(4);
         assert!(matches!(cfg.check(), Err(NnError::Config(m)) if m.contains("n_heads 4")));

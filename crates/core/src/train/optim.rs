@@ -296,6 +296,7 @@ mod tests {
 
     #[test]
     fn adamw_decays_matrices_not_biases() {
+        let _rng = crate::device::seed_lock(); // Burn's generator is process-wide
         // Zero gradients: Adam's update is 0 / (0 + eps) = 0, so only decay moves weights:
         // w ← w − lr·wd·w for the matrix, the bias stays exactly where it is.
         let d = Device::flex(); // gradients live off the autodiff graph
