@@ -327,12 +327,12 @@ pub(crate) fn tables_and_plots(
         (
             MARKOV,
             "nll_vs_t",
-            "Data A: NLL_t = −ln p(x_{t+1} | x_1..x_t), mean over seeds",
+            "Data A: NLL_t = −ln p(x_{t+1} | x_1..x_t), mean ± std over seeds",
         ),
         (
             DIGITS,
             "digits_nll_vs_t",
-            "Data B: NLL_t over the bottom patch rows, mean over seeds",
+            "Data B: NLL_t over the bottom patch rows, mean ± std over seeds",
         ),
     ] {
         let mut plot = Plot::line(plot_name, title, "prefix length t", "NLL (nats)");
@@ -355,7 +355,13 @@ pub(crate) fn tables_and_plots(
                 .collect();
             report.push_result(json!({"kind": "nll_curve", "experiment": e, "method": name,
                 "t_from": t_from, "mean_over_seeds": pts.iter().map(|p| p.1).collect::<Vec<_>>(), "per_seed": cs}));
-            plot = plot.series(name, pts);
+            let std: Vec<f64> = (0..len)
+                .map(|j| {
+                    let at: Vec<f64> = cs.iter().map(|c| c[j]).collect();
+                    repro_core::stats::Summary::of(&at).std
+                })
+                .collect();
+            plot = plot.series_with_err(name, pts, std);
         }
         if !plot.series.is_empty() {
             report.plots.push(plot);

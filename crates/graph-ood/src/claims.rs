@@ -232,22 +232,22 @@ pub(crate) fn plot(cells: &[Cell], report: &mut Report) {
     };
     let mut p = Plot::line(
         "cbas_covariate_curves",
-        "GOOD-CBAS covariate: OOD-test accuracy during training (mean over seeds)",
+        "GOOD-CBAS covariate: OOD-test accuracy during training (mean ± std over seeds)",
         "step",
         "OOD test accuracy",
     );
     for m in &c.order {
         let runs = &c.runs[m];
         let len = runs.iter().map(|r| r.record.curve.len()).min().unwrap_or(0);
-        let pts: Vec<(f64, f64)> = (0..len)
+        let (pts, std): (Vec<(f64, f64)>, Vec<f64>) = (0..len)
             .map(|k| {
                 let step = runs[0].record.curve[k].0 as f64;
-                let mean =
-                    runs.iter().map(|r| r.record.curve[k].2).sum::<f64>() / runs.len() as f64;
-                (step, mean)
+                let at: Vec<f64> = runs.iter().map(|r| r.record.curve[k].2).collect();
+                let s = Summary::of(&at);
+                ((step, s.mean), s.std)
             })
-            .collect();
-        p = p.series(m, pts);
+            .unzip();
+        p = p.series_with_err(m, pts, std);
     }
     report.plots.push(p);
 }

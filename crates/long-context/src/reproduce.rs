@@ -679,6 +679,7 @@ fn lc2(kv: &KvOutputs<'_>, report: &mut Report) -> (Claim, bool) {
     let mut corr = Vec::new();
     let mut scatter_long = Vec::new();
     let mut scatter_ppl = Vec::new();
+    let mut names = Vec::new();
     for (_, f) in &kv.families {
         let usable: Vec<&MemberEval> = f.members.iter().filter(|m| m.long_ppl.is_some()).collect();
         let score: Vec<f64> = usable.iter().map(|m| m.score).collect();
@@ -689,6 +690,7 @@ fn lc2(kv: &KvOutputs<'_>, report: &mut Report) -> (Claim, bool) {
         let pp: Vec<f64> = usable.iter().map(|m| m.ppl).collect();
         scatter_long.extend(lp.iter().zip(&score).map(|(x, y)| (*x, *y)));
         scatter_ppl.extend(pp.iter().zip(&score).map(|(x, y)| (*x, *y)));
+        names.extend(usable.iter().map(|m| m.name.clone()));
         corr.push((
             pearson(&lp, &score),
             pearson(&pp, &score),
@@ -737,7 +739,9 @@ fn lc2(kv: &KvOutputs<'_>, report: &mut Report) -> (Claim, bool) {
             "retrieval score",
         )
         .series("LongPPL", scatter_long)
-        .series("PPL", scatter_ppl),
+        .point_labels(names.clone())
+        .series("PPL", scatter_ppl)
+        .point_labels(names),
     );
     (claim, pass)
 }
@@ -779,14 +783,18 @@ fn lc3(
     let mut diffs_mean = Vec::new();
     let mut diffs_std = Vec::new();
     let mut curves = (Vec::new(), Vec::new());
+    let mut spread = (Vec::new(), Vec::new());
     let mut end = paired_difference(&[], &[]);
     for &step in &steps {
         let p = results.paired("kvdocs", &stage2_setting(step), "LongCE", "CE", "far_acc")?;
         let d = p.difference();
         diffs_mean.push(d.mean);
         diffs_std.push(if d.std.is_nan() { 0.0 } else { d.std });
-        curves.0.push((step as f64, Summary::of(&p.b).mean));
-        curves.1.push((step as f64, Summary::of(&p.a).mean));
+        let (ce, lce) = (Summary::of(&p.b), Summary::of(&p.a));
+        curves.0.push((step as f64, ce.mean));
+        curves.1.push((step as f64, lce.mean));
+        spread.0.push(ce.std);
+        spread.1.push(lce.std);
         end = d;
     }
     let wins = diffs_mean
@@ -797,12 +805,12 @@ fn lc3(
     report.plots.push(
         Plot::line(
             "longce_vs_ce",
-            "Stage 2: far retrieval accuracy",
+            "Stage 2: far retrieval accuracy (mean ± std over seeds)",
             "stage-2 step",
             "far accuracy",
         )
-        .series("CE", curves.0)
-        .series("LongCE", curves.1),
+        .series_with_err("CE", curves.0, spread.0)
+        .series_with_err("LongCE", curves.1, spread.1),
     );
     Ok(INFO
         .claim("LC-3")

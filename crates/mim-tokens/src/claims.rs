@@ -406,13 +406,16 @@ fn plots(cfg: &ExperimentConfig, r: &Results, report: &mut repro_core::Report) {
     let mut fams: Vec<String> = ts.iter().map(family).collect();
     fams.dedup();
     for f in fams {
-        let pts: Vec<(f64, f64)> = ts
+        let (pts, names): (Vec<(f64, f64)>, Vec<String>) = ts
             .iter()
             .filter(|t| family(t) == f)
-            .map(|t| (mean(r, &t.name(), "tcas"), mean(r, &t.name(), "lp_cls")))
-            .filter(|p| p.0.is_finite() && p.1.is_finite())
-            .collect();
-        scatter = scatter.series(&f, pts);
+            .map(|t| {
+                let p = (mean(r, &t.name(), "tcas"), mean(r, &t.name(), "lp_cls"));
+                (p, t.name())
+            })
+            .filter(|(p, _)| p.0.is_finite() && p.1.is_finite())
+            .unzip();
+        scatter = scatter.series(&f, pts).point_labels(names);
     }
     report.plots.push(scatter);
     let pix: Vec<(f64, f64)> = ts

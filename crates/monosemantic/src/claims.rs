@@ -462,17 +462,24 @@ fn noise_plot(
     xs: &[f64],
     key: impl Fn(f64) -> String,
 ) -> anyhow::Result<Plot> {
-    let mut p = Plot::line(name, title, x_label, "test accuracy (points)");
+    let mut p = Plot::line(
+        name,
+        &format!("{title} (mean ± std over seeds)"),
+        x_label,
+        "test accuracy (points)",
+    );
     for m in ["CL", "NCL", "SAE", "PIX", "CL-L2", "CL-relu-eval"] {
-        let mut pts = Vec::new();
+        let (mut pts, mut err) = (Vec::new(), Vec::new());
         for &x in xs {
             let v = d.values(m, &key(x), ACC)?;
             if !v.is_empty() {
-                pts.push((x, Summary::of(&v).mean));
+                let s = Summary::of(&v);
+                pts.push((x, s.mean));
+                err.push(s.std);
             }
         }
         if !pts.is_empty() {
-            p = p.series(m, pts);
+            p = p.series_with_err(m, pts, err);
         }
     }
     Ok(p)

@@ -20,6 +20,7 @@
 mod plot;
 mod svg;
 mod write;
+mod xy;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -33,7 +34,7 @@ use serde_json::Value;
 
 use crate::experiment::{Results, Row};
 
-pub use plot::{GridImage, Plot, PlotKind, Series};
+pub use plot::{GridImage, Palette, Plot, PlotKind, Series};
 pub use write::write_atomic;
 
 /// How much of an experiment a run does.
@@ -462,9 +463,11 @@ impl Report {
         use anyhow::Context;
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut written = Vec::new();
+        // One colour per method across every plot of the report.
+        let palette = Palette::of(&self.plots);
         for p in &self.plots {
             let path = dir.join(format!("{}.svg", p.name));
-            write_atomic(&path, p.to_svg()?.as_bytes())?;
+            write_atomic(&path, p.to_svg_with(&palette)?.as_bytes())?;
             written.push(path);
         }
         let md = dir.join("report.md");

@@ -1,5 +1,8 @@
-//! SVG plots: line plots with optional error bars and scatter plots (drawn with plotters),
-//! and horizontal bar charts, heatmaps and image grids (written as SVG directly).
+//! SVG plots, kept as data in `report.json`: line and scatter plots (error bars as whiskers,
+//! or as a shaded band on long curves; log axes where values span decades; integer ticks on
+//! integer data; labels on named points; the legend in a column of its own), horizontal bar
+//! charts, heatmaps and image grids. Within a report, a series name keeps one colour in
+//! every plot ([`Palette`]).
 //!
 //! ```
 //! use repro_core::report::Plot;
@@ -19,15 +22,14 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
-use anyhow::anyhow;
-use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// What a [`Plot`] draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlotKind {
-    /// Points joined in order of x, with markers.
+    /// Points joined in order of x; markers on series of at most 25 points. Error bars are
+    /// whiskers there and a shaded band on longer series.
     Line,
     /// Markers only.
     Scatter,
@@ -55,16 +57,20 @@ pub struct GridImage {
     pub pixels: Vec<f64>,
 }
 
-/// One named series of `(x, y)` points, with optional symmetric y error bars.
+/// One named series of `(x, y)` points, with optional symmetric y error bars and point
+/// labels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Series {
     /// Legend entry.
     pub name: String,
     /// Points.
     pub points: Vec<(f64, f64)>,
-    /// Half-widths of error bars, one per point.
+    /// Half-widths of error bars (a standard deviation or a CI half-width), one per point.
     #[serde(default)]
     pub y_err: Option<Vec<f64>>,
+    /// A label drawn beside each point (empty strings draw nothing), one per point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
 }
 
 /// A plot, kept as data in `report.json` and rendered to `<name>.svg`.
@@ -97,6 +103,13 @@ pub struct Plot {
     /// Images per row of an image grid.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub columns: usize,
+    /// A log-scaled x axis: `None` decides (all values positive and spanning at least a
+    /// factor 100), `Some` forces it (a log axis still needs positive values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_x: Option<bool>,
+    /// A log-scaled y axis, decided as [`Plot::log_x`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_y: Option<bool>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -104,18 +117,58 @@ fn is_zero(n: &usize) -> bool {
 }
 
 /// Tableau 10, readable on white and for most colour-vision deficiencies.
-pub(super) const COLORS: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
+pub(super) const COLORS: [(u8, u8, u8); 10] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
 ];
+
+/// One colour per series name across a set of plots (a report's), so that a method has the
+/// same colour in every plot of a paper. Names take the colours in order of first
+/// appearance; an unnamed series takes its position's colour.
+///
+/// ```
+/// use repro_core::report::{Palette, Plot};
+/// let a = Plot::line("a", "A", "x", "y").series("ERM", vec![]).series("CIA", vec![]);
+/// let b = Plot::line("b", "B", "x", "y").series("CIA", vec![]);
+/// let p = Palette::of(&[a, b]);
+/// assert_eq!(p.color("CIA", 0), p.color("CIA", 1));
+/// assert_ne!(p.color("CIA", 0), p.color("ERM", 0));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Palette {
+    names: Vec<String>,
+}
+
+impl Palette {
+    /// The palette of every named series in `plots`.
+    pub fn of(plots: &[Plot]) -> Self {
+        let mut names: Vec<String> = Vec::new();
+        for s in plots.iter().flat_map(|p| &p.series) {
+            if !s.name.is_empty() && !names.contains(&s.name) {
+                names.push(s.name.clone());
+            }
+        }
+        Self { names }
+    }
+
+    /// The colour of series `name`, drawn at `position` in its plot.
+    pub fn color(&self, name: &str, position: usize) -> (u8, u8, u8) {
+        let k = self
+            .names
+            .iter()
+            .position(|n| n == name)
+            .unwrap_or(position);
+        COLORS[k % COLORS.len()]
+    }
+}
 
 impl Plot {
     fn new(kind: PlotKind, name: &str, title: &str, x_label: &str, y_label: &str) -> Self {
@@ -131,6 +184,8 @@ impl Plot {
             cells: Vec::new(),
             images: Vec::new(),
             columns: 0,
+            log_x: None,
+            log_y: None,
         }
     }
 
@@ -220,6 +275,7 @@ impl Plot {
             name: name.into(),
             points,
             y_err: None,
+            labels: None,
         });
         self
     }
@@ -230,111 +286,48 @@ impl Plot {
             name: name.into(),
             points,
             y_err: Some(y_err),
+            labels: None,
         });
         self
     }
 
-    /// Renders the plot as an SVG document. Non-finite points are left out; a heatmap or
-    /// bar chart whose shapes do not match its labels is an error naming the plot.
+    /// Labels the points of the last series added (`labels[i]` beside point `i`; an empty
+    /// string draws nothing). Lengths are checked when rendered.
+    pub fn point_labels(mut self, labels: Vec<String>) -> Self {
+        if let Some(s) = self.series.last_mut() {
+            s.labels = Some(labels);
+        }
+        self
+    }
+
+    /// Forces a linear (`false`) or log (`true`) x axis instead of deciding from the data.
+    pub fn log_x(mut self, log: bool) -> Self {
+        self.log_x = Some(log);
+        self
+    }
+
+    /// Forces a linear (`false`) or log (`true`) y axis instead of deciding from the data.
+    pub fn log_y(mut self, log: bool) -> Self {
+        self.log_y = Some(log);
+        self
+    }
+
+    /// Renders the plot as an SVG document, colouring series by their order in this plot.
+    /// Non-finite points are left out; shapes that do not match their labels are an error
+    /// naming the plot.
     pub fn to_svg(&self) -> anyhow::Result<String> {
+        self.to_svg_with(&Palette::of(std::slice::from_ref(self)))
+    }
+
+    /// Renders the plot with the colours of `palette` (a report's, so that every plot of a
+    /// paper gives a method the same colour).
+    pub fn to_svg_with(&self, palette: &Palette) -> anyhow::Result<String> {
         match self.kind {
-            PlotKind::Line | PlotKind::Scatter => self.xy_svg(),
-            PlotKind::Bar => super::svg::bars(self),
+            PlotKind::Line | PlotKind::Scatter => super::xy::xy(self, palette),
+            PlotKind::Bar => super::svg::bars(self, palette),
             PlotKind::Heatmap => super::svg::heatmap(self),
             PlotKind::ImageGrid => super::svg::image_grid(self),
         }
-    }
-
-    fn xy_svg(&self) -> anyhow::Result<String> {
-        let finite = |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite();
-        let mut xs = Vec::new();
-        let mut ys = Vec::new();
-        for s in &self.series {
-            for (i, p) in s.points.iter().enumerate().filter(|(_, p)| finite(p)) {
-                xs.push(p.0);
-                let e = s
-                    .y_err
-                    .as_ref()
-                    .and_then(|e| e.get(i))
-                    .copied()
-                    .filter(|e| e.is_finite())
-                    .unwrap_or(0.0);
-                ys.extend([p.1 - e, p.1 + e]);
-            }
-        }
-        let range = |v: &[f64]| {
-            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            if !lo.is_finite() {
-                return (0.0, 1.0);
-            }
-            let pad = if hi > lo {
-                0.05 * (hi - lo)
-            } else {
-                0.5 * lo.abs().max(1.0)
-            };
-            (lo - pad, hi + pad)
-        };
-        let (x0, x1) = range(&xs);
-        let (y0, y1) = range(&ys);
-        let err = |e: &dyn std::fmt::Debug| anyhow!("plot `{}`: {e:?}", self.name);
-
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, (760, 480)).into_drawing_area();
-            root.fill(&WHITE).map_err(|e| err(&e))?;
-            let mut chart = ChartBuilder::on(&root)
-                .caption(&self.title, ("sans-serif", 20))
-                .margin(12)
-                .x_label_area_size(44)
-                .y_label_area_size(64)
-                .build_cartesian_2d(x0..x1, y0..y1)
-                .map_err(|e| err(&e))?;
-            chart
-                .configure_mesh()
-                .x_desc(self.x_label.as_str())
-                .y_desc(self.y_label.as_str())
-                .light_line_style(WHITE.mix(0.0))
-                .draw()
-                .map_err(|e| err(&e))?;
-            for (k, s) in self.series.iter().enumerate() {
-                let color = COLORS[k % COLORS.len()];
-                let mut pts: Vec<(f64, f64)> = s.points.iter().copied().filter(finite).collect();
-                if self.kind == PlotKind::Line {
-                    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-                    chart
-                        .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-                        .map_err(|e| err(&e))?;
-                }
-                chart
-                    .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
-                    .map_err(|e| err(&e))?
-                    .label(s.name.as_str())
-                    .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
-                if let Some(errs) = &s.y_err {
-                    let bars = s
-                        .points
-                        .iter()
-                        .zip(errs)
-                        .filter(|(p, e)| finite(p) && e.is_finite())
-                        .map(|(&(x, y), &e)| {
-                            ErrorBar::new_vertical(x, y - e, y, y + e, color.stroke_width(1), 8)
-                        });
-                    chart.draw_series(bars).map_err(|e| err(&e))?;
-                }
-            }
-            if self.series.iter().any(|s| !s.name.is_empty()) {
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK.mix(0.4))
-                    .position(SeriesLabelPosition::UpperRight)
-                    .draw()
-                    .map_err(|e| err(&e))?;
-            }
-            root.present().map_err(|e| err(&e))?;
-        }
-        Ok(svg)
     }
 }
 

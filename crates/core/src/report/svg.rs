@@ -1,17 +1,17 @@
-//! Bar charts, heatmaps and image grids written as SVG text: plotters has no categorical
-//! axis with one label per row, and these three need nothing but rectangles and text.
+//! The SVG writer every plot kind shares, and bar charts, heatmaps and image grids: these
+//! three need nothing but rectangles and text.
 
 use std::fmt::Write;
 
 use anyhow::{bail, ensure};
 
-use super::plot::{COLORS, Plot};
+use super::plot::{Palette, Plot};
 
-const FONT: &str = "sans-serif";
+pub(super) const FONT: &str = "sans-serif";
 /// Rough width of one character of 12 px sans-serif text, for laying out labels.
-const CHAR_W: f64 = 6.6;
+pub(super) const CHAR_W: f64 = 6.6;
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -25,13 +25,13 @@ fn esc(s: &str) -> String {
     o
 }
 
-fn rgb(c: (u8, u8, u8)) -> String {
+pub(super) fn rgb(c: (u8, u8, u8)) -> String {
     format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
 }
 
 /// A number as a short label: integers without decimals, others with three significant
 /// digits and no trailing zeros.
-fn num(v: f64) -> String {
+pub(super) fn num(v: f64) -> String {
     if !v.is_finite() {
         return "–".into();
     }
@@ -48,7 +48,7 @@ fn num(v: f64) -> String {
 }
 
 /// Tick positions covering `[lo, hi]` at a step of 1, 2 or 5 × 10^k, about `target` of them.
-fn ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
+pub(super) fn ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     let span = (hi - lo).max(1e-12);
     let raw = span / target.max(1) as f64;
     let mag = 10f64.powf(raw.log10().floor());
@@ -62,12 +62,12 @@ fn ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     (first..=last).map(|i| i as f64 * step).collect()
 }
 
-struct Doc {
+pub(super) struct Doc {
     out: String,
 }
 
 impl Doc {
-    fn new(w: f64, h: f64) -> Self {
+    pub(super) fn new(w: f64, h: f64) -> Self {
         let mut out = String::new();
         let _ = write!(
             out,
@@ -80,7 +80,7 @@ impl Doc {
         Self { out }
     }
 
-    fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str, extra: &str) {
+    pub(super) fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str, extra: &str) {
         let _ = write!(
             self.out,
             r#"<rect x="{x:.2}" y="{y:.2}" width="{:.2}" height="{:.2}" fill="{fill}"{extra}/>"#,
@@ -89,7 +89,7 @@ impl Doc {
         );
     }
 
-    fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, stroke: &str) {
+    pub(super) fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, stroke: &str) {
         let _ = write!(
             self.out,
             r#"<line x1="{x1:.2}" y1="{y1:.2}" x2="{x2:.2}" y2="{y2:.2}" stroke="{stroke}" stroke-width="1"/>"#
@@ -98,7 +98,15 @@ impl Doc {
 
     /// Text at `(x, y)` (baseline), anchored `start`, `middle` or `end`, rotated by `rot`
     /// degrees about its anchor.
-    fn text(&mut self, (x, y): (f64, f64), s: &str, size: u32, anchor: &str, rot: f64, fill: &str) {
+    pub(super) fn text(
+        &mut self,
+        (x, y): (f64, f64),
+        s: &str,
+        size: u32,
+        anchor: &str,
+        rot: f64,
+        fill: &str,
+    ) {
         let rotate = if rot == 0.0 {
             String::new()
         } else {
@@ -111,13 +119,18 @@ impl Doc {
         );
     }
 
-    fn finish(mut self) -> String {
+    /// Appends raw SVG (an element built by the caller).
+    pub(super) fn raw(&mut self, s: &str) {
+        self.out.push_str(s);
+    }
+
+    pub(super) fn finish(mut self) -> String {
         self.out.push_str("</svg>\n");
         self.out
     }
 }
 
-fn max_chars<'a>(labels: impl IntoIterator<Item = &'a String>) -> usize {
+pub(super) fn max_chars<'a>(labels: impl IntoIterator<Item = &'a String>) -> usize {
     labels
         .into_iter()
         .map(|l| l.chars().count())
@@ -126,7 +139,7 @@ fn max_chars<'a>(labels: impl IntoIterator<Item = &'a String>) -> usize {
 }
 
 /// Horizontal grouped bars: one row per category, one bar per series.
-pub(super) fn bars(p: &Plot) -> anyhow::Result<String> {
+pub(super) fn bars(p: &Plot, palette: &Palette) -> anyhow::Result<String> {
     let n_cat = p.categories.len();
     let n_ser = p.series.len().max(1);
     let mut values = vec![vec![f64::NAN; n_ser]; n_cat];
@@ -186,7 +199,14 @@ pub(super) fn bars(p: &Plot) -> anyhow::Result<String> {
     if legend {
         let mut x = left;
         for (k, s) in p.series.iter().enumerate() {
-            d.rect(x, top - 30.0, 12.0, 12.0, &rgb(color(k)), "");
+            d.rect(
+                x,
+                top - 30.0,
+                12.0,
+                12.0,
+                &rgb(palette.color(&p.series[k].name, k)),
+                "",
+            );
             d.text((x + 16.0, top - 20.0), &s.name, 12, "start", 0.0, "#000000");
             x += 40.0 + CHAR_W * s.name.chars().count() as f64;
         }
@@ -225,7 +245,14 @@ pub(super) fn bars(p: &Plot) -> anyhow::Result<String> {
             }
             let y = y0 + k as f64 * bar_h;
             let (a, b) = (x_of(0.0).min(x_of(v)), x_of(0.0).max(x_of(v)));
-            d.rect(a, y + 1.0, b - a, bar_h - 2.0, &rgb(color(k)), "");
+            d.rect(
+                a,
+                y + 1.0,
+                b - a,
+                bar_h - 2.0,
+                &rgb(palette.color(&p.series[k].name, k)),
+                "",
+            );
             let e = errs[i][k];
             let mut end = b;
             if e.is_finite() && e > 0.0 {
@@ -246,11 +273,6 @@ pub(super) fn bars(p: &Plot) -> anyhow::Result<String> {
         }
     }
     Ok(d.finish())
-}
-
-fn color(k: usize) -> (u8, u8, u8) {
-    let c = COLORS[k % COLORS.len()];
-    (c.0, c.1, c.2)
 }
 
 /// Cells coloured from white (the smaller of 0 and the minimum) to blue (the maximum).
@@ -285,7 +307,7 @@ pub(super) fn heatmap(p: &Plot) -> anyhow::Result<String> {
     let h = top + grid_h + bottom_labels + 64.0;
     let mut d = Doc::new(w, h);
     d.text((w / 2.0, 26.0), &p.title, 18, "middle", 0.0, "#000000");
-    let blue = color(0);
+    let blue = super::plot::COLORS[0];
     let shade = |v: f64| -> ((u8, u8, u8), f64) {
         let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.0 };
         let mix = |c: u8| (255.0 - t * (255.0 - f64::from(c))).round() as u8;
@@ -467,12 +489,12 @@ mod tests {
         let p = Plot::bar("b", "Bars <1>", "share", &["x", "y", "z"])
             .bars("s1", vec![0.5, f64::NAN, 0.25])
             .bars_with_err("s2", vec![0.1, 0.2, 0.3], vec![0.05, 0.05, 0.05]);
-        let svg = bars(&p).unwrap();
+        let svg = bars(&p, &Palette::of(std::slice::from_ref(&p))).unwrap();
         // Background + 2 legend swatches + 5 bars.
         assert_eq!(svg.matches("<rect").count(), 1 + 2 + 5);
         assert!(svg.contains("Bars &lt;1&gt;") && svg.contains(">0.25<"));
         let bad = Plot::bar("b", "t", "v", &["x"]).bars("s", vec![1.0, 2.0]);
-        let e = bars(&bad).unwrap_err().to_string();
+        let e = bars(&bad, &Palette::default()).unwrap_err().to_string();
         assert!(e.contains("`b`") && e.contains("point 1"), "{e}");
     }
 
