@@ -1,5 +1,5 @@
-//! `cargo xtask ci`: formatting, lints, docs, tests and every paper's smoke profile on the
-//! ndarray backend, as CI runs them.
+//! `cargo xtask ci`: formatting, lints, docs, tests, the results book and every paper's smoke
+//! profile on the ndarray backend, as CI runs them.
 
 use anyhow::Context;
 
@@ -43,6 +43,22 @@ pub fn run() -> anyhow::Result<()> {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     step("tests", &["test", "--workspace"], &[])?;
+    // The results book: the committed dashboard must be current, and the built book must
+    // have no broken local link or missing image. The tests above installed the pinned
+    // mdbook into the target dir (xtask/tests/book.rs also renders every page in Chromium).
+    step(
+        "book",
+        &[
+            "run",
+            "--quiet",
+            "--package",
+            "xtask",
+            "--",
+            "book",
+            "--check",
+        ],
+        &[],
+    )?;
     // Every paper's smoke profile on a second backend: `--device ndarray` rebuilds the
     // xtask with that feature in the target dir's `gpu/` (the default build stays Flex-only).
     let out = crate::gpu_target_dir().join("ci-ndarray-smoke");

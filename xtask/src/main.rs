@@ -8,7 +8,9 @@
 //! cargo xtask data list|verify|fetch [<dataset>]     the dataset registry
 //! cargo xtask bench [<paper>] [--no-twin]            benchmarks beside their PyTorch twins
 //! cargo xtask fuzz [<target>] [--runs N] [--secs S]  libFuzzer targets (nightly cargo-fuzz)
-//! cargo xtask ci                                     fmt check, clippy, docs, tests, ndarray smoke
+//! cargo xtask book [--collect DIR] [--check] [--browser] [--screenshot] [--open]
+//!                                  the results book (docs/ as an mdBook) and its dashboard
+//! cargo xtask ci                                     fmt check, clippy, docs, tests, book, ndarray smoke
 //! ```
 
 mod bench;
@@ -52,8 +54,12 @@ enum Command {
     },
     /// Fuzz the parsers and the files the workspace reads back (nightly `cargo fuzz`).
     Fuzz(fuzz::Args),
+    /// Build the results book: regenerate the claims dashboard from the committed reports
+    /// (`docs/results/<paper>/<profile>/report.json`), build docs/ with a pinned mdbook into
+    /// `<target dir>/book` and check every local link and image.
+    Book(xtask::book::Args),
     /// What CI runs: `cargo fmt --check`, `cargo clippy -D warnings`, `cargo doc`, `cargo test`,
-    /// then every paper's smoke profile on the ndarray backend.
+    /// `cargo xtask book --check`, then every paper's smoke profile on the ndarray backend.
     Ci,
 }
 
@@ -69,6 +75,7 @@ fn main() {
         Command::Data { command } => data::run(&command),
         Command::Bench { paper, no_twin } => bench::run(paper.as_deref(), !no_twin),
         Command::Fuzz(args) => fuzz::run(&args),
+        Command::Book(args) => xtask::book::run(&args),
         Command::Ci => ci::run(),
     };
     if let Err(e) = result {
@@ -88,11 +95,7 @@ fn workspace_root() -> std::path::PathBuf {
 /// Where the xtask is rebuilt with an extra backend feature: `gpu/` inside the target dir
 /// (`CARGO_TARGET_DIR` when set, else `target/`), so the default build stays untouched.
 fn gpu_target_dir() -> std::path::PathBuf {
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(t) => workspace_root().join(t),
-        None => workspace_root().join("target"),
-    };
-    target.join("gpu")
+    xtask::book::target_dir().join("gpu")
 }
 
 /// The cargo that runs us (`$CARGO`), or `cargo`.

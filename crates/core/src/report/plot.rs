@@ -22,7 +22,7 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// What a [`Plot`] draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +53,8 @@ pub struct GridImage {
     pub width: usize,
     /// Rows of pixels.
     pub height: usize,
-    /// `height * width` values, row-major.
+    /// `height * width` values, row-major (non-finite ones are `null` in JSON).
+    #[serde(deserialize_with = "values_from_json")]
     pub pixels: Vec<f64>,
 }
 
@@ -63,10 +64,12 @@ pub struct GridImage {
 pub struct Series {
     /// Legend entry.
     pub name: String,
-    /// Points.
+    /// Points (a non-finite coordinate is `null` in JSON and read back as NaN).
+    #[serde(deserialize_with = "points_from_json")]
     pub points: Vec<(f64, f64)>,
-    /// Half-widths of error bars (a standard deviation or a CI half-width), one per point.
-    #[serde(default)]
+    /// Half-widths of error bars (a standard deviation or a CI half-width), one per point;
+    /// NaN (a spread of one seed) draws none.
+    #[serde(default, deserialize_with = "opt_values_from_json")]
     pub y_err: Option<Vec<f64>>,
     /// A label drawn beside each point (empty strings draw nothing), one per point.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,7 +98,11 @@ pub struct Plot {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rows: Vec<String>,
     /// The heatmap's values, `rows.len()` rows of `categories.len()` values.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "cells_from_json"
+    )]
     pub cells: Vec<Vec<f64>>,
     /// The image grid's images.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -110,6 +117,35 @@ pub struct Plot {
     /// A log-scaled y axis, decided as [`Plot::log_x`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_y: Option<bool>,
+}
+
+// serde_json writes a non-finite f64 as `null`; these read it back as NaN, so that every
+// report.json a run writes can be read again.
+fn nan(v: Option<f64>) -> f64 {
+    v.unwrap_or(f64::NAN)
+}
+
+fn points_from_json<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(f64, f64)>, D::Error> {
+    let raw: Vec<(Option<f64>, Option<f64>)> = Deserialize::deserialize(d)?;
+    Ok(raw.into_iter().map(|(x, y)| (nan(x), nan(y))).collect())
+}
+
+fn values_from_json<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    let raw: Vec<Option<f64>> = Deserialize::deserialize(d)?;
+    Ok(raw.into_iter().map(nan).collect())
+}
+
+fn opt_values_from_json<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
+    let raw: Option<Vec<Option<f64>>> = Deserialize::deserialize(d)?;
+    Ok(raw.map(|v| v.into_iter().map(nan).collect()))
+}
+
+fn cells_from_json<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<f64>>, D::Error> {
+    let raw: Vec<Vec<Option<f64>>> = Deserialize::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|r| r.into_iter().map(nan).collect())
+        .collect())
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -354,6 +390,20 @@ mod tests {
             .to_svg()
             .unwrap();
         assert!(s.contains("<circle"));
+        // Non-finite values are written as null and read back as NaN.
+        let json = serde_json::to_string(&p).unwrap();
+        let back: Plot = serde_json::from_str(&json).unwrap();
+        assert!(back.series[0].points[2].1.is_nan());
+        let nan_err = Plot::line("n", "t", "x", "y").series_with_err(
+            "one seed",
+            vec![(0.0, 1.0)],
+            vec![f64::NAN],
+        );
+        let back: Plot = serde_json::from_str(&serde_json::to_string(&nan_err).unwrap()).unwrap();
+        assert!(back.series[0].y_err.as_ref().unwrap()[0].is_nan());
+        let heat = Plot::heatmap("h", "t", "x", "y", &["a"], &["r"], vec![vec![f64::NAN]]);
+        let back: Plot = serde_json::from_str(&serde_json::to_string(&heat).unwrap()).unwrap();
+        assert!(back.cells[0][0].is_nan());
         // An empty plot still renders (axes only).
         assert!(
             Plot::line("e", "Empty", "x", "y")
