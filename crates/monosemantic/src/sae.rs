@@ -185,6 +185,7 @@ mod tests {
 
     #[test]
     fn encode_is_sparse_and_bad_k_is_an_error() {
+        let _rng = repro_core::device::seed_lock(); // Burn's generator is process-wide
         let d = Device::flex();
         let sae = TopKSaeConfig::new(6, 8, 3).init(&d).unwrap();
         let u = t(
