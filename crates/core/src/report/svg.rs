@@ -138,23 +138,32 @@ pub(super) fn max_chars<'a>(labels: impl IntoIterator<Item = &'a String>) -> usi
         .unwrap_or(0)
 }
 
+/// Every series' error bars and point labels match its points in number.
+pub(super) fn check_series(p: &Plot) -> anyhow::Result<()> {
+    for s in &p.series {
+        let n = s.points.len();
+        let err = s.y_err.as_ref().map_or(n, Vec::len);
+        let labels = s.labels.as_ref().map_or(n, Vec::len);
+        for (what, m) in [("error bars", err), ("point labels", labels)] {
+            ensure!(
+                m == n,
+                "plot `{}`: series `{}` has {n} points but {m} {what}",
+                p.name,
+                s.name
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Horizontal grouped bars: one row per category, one bar per series.
 pub(super) fn bars(p: &Plot, palette: &Palette) -> anyhow::Result<String> {
     let n_cat = p.categories.len();
     let n_ser = p.series.len().max(1);
     let mut values = vec![vec![f64::NAN; n_ser]; n_cat];
     let mut errs = vec![vec![0.0; n_ser]; n_cat];
+    check_series(p)?;
     for (k, s) in p.series.iter().enumerate() {
-        if let Some(e) = &s.y_err {
-            ensure!(
-                e.len() == s.points.len(),
-                "plot `{}`: series `{}` has {} points but {} error bars",
-                p.name,
-                s.name,
-                s.points.len(),
-                e.len()
-            );
-        }
         for (i, &(x, v)) in s.points.iter().enumerate() {
             let c = x.round();
             if !(x == c && c >= 0.0 && (c as usize) < n_cat) {

@@ -11,8 +11,6 @@
 
 use std::fmt::Write;
 
-use anyhow::ensure;
-
 use super::plot::{Palette, Plot, PlotKind, Series};
 use super::svg::{CHAR_W, Doc, max_chars, num, rgb, ticks};
 
@@ -152,28 +150,7 @@ fn points_attr(pts: &[(f64, f64)]) -> String {
 
 /// Renders a line or scatter plot.
 pub(super) fn xy(p: &Plot, palette: &Palette) -> anyhow::Result<String> {
-    for s in &p.series {
-        if let Some(e) = &s.y_err {
-            ensure!(
-                e.len() == s.points.len(),
-                "plot `{}`: series `{}` has {} points but {} error bars",
-                p.name,
-                s.name,
-                s.points.len(),
-                e.len()
-            );
-        }
-        if let Some(l) = &s.labels {
-            ensure!(
-                l.len() == s.points.len(),
-                "plot `{}`: series `{}` has {} points but {} point labels",
-                p.name,
-                s.name,
-                s.points.len(),
-                l.len()
-            );
-        }
-    }
+    super::svg::check_series(p)?;
     let xs: Vec<f64> = p
         .series
         .iter()
