@@ -55,6 +55,7 @@ pub(crate) type T2 = BTreeMap<T2Key, Vec<T2Point>>;
 
 /// The reproduction with an explicit configuration (tests use tiny ones).
 pub fn reproduce_with(cfg: &ExperimentConfig, opts: &Options) -> anyhow::Result<Outcome> {
+    let started = std::time::Instant::now();
     INFO.check_only(opts)?;
     let seeds = opts.seed_list(cfg.seeds);
     let plan = plan(cfg, opts, &seeds)?;
@@ -69,7 +70,10 @@ pub fn reproduce_with(cfg: &ExperimentConfig, opts: &Options) -> anyhow::Result<
         RunState::Partial(p) => return Ok(Outcome::Partial(p)),
         RunState::Complete(done) => done,
     };
-    Ok(build_report(cfg, opts, &seeds, &done)?.into())
+    // The report starts after the jobs: the run's wall time is measured from here.
+    let mut report = build_report(cfg, opts, &seeds, &done)?;
+    report.wall_seconds = started.elapsed().as_secs_f64();
+    Ok(report.into())
 }
 
 /// The part of the configuration a job's numbers depend on: `toys` for the toys, every

@@ -18,6 +18,8 @@ fn smoke_reproduction_is_well_formed_learns_and_reruns_identically() {
     let report = repro_monosemantic::reproduce(&opts)
         .and_then(|o| o.into_report())
         .unwrap();
+    // The wall time covers the jobs, not just the report's assembly (milliseconds).
+    assert!(report.wall_seconds > 0.2, "{}", report.wall_seconds);
 
     let ids: Vec<&str> = report.claims.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(
