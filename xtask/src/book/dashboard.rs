@@ -170,12 +170,7 @@ pub fn inconclusive_reason(claim: &Claim) -> String {
             None => format!("{key}: {value}"),
         };
     }
-    let nan: Vec<&str> = claim
-        .measured
-        .iter()
-        .filter(|(_, v)| has_null(v))
-        .map(|(k, _)| k.as_str())
-        .collect();
+    let nan = claim.non_finite_keys();
     if !nan.is_empty() {
         return format!("not finite (NaN): {}", nan.join(", "));
     }
@@ -183,15 +178,6 @@ pub fn inconclusive_reason(claim: &Claim) -> String {
         return "nothing was measured for it in this run".into();
     }
     "no reason recorded with the claim (see the report's notes)".into()
-}
-
-fn has_null(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Array(a) => a.iter().any(has_null),
-        Value::Object(o) => o.values().any(has_null),
-        _ => false,
-    }
 }
 
 /// The claims dashboard as Markdown (with inline HTML for the colours): one table per paper

@@ -231,10 +231,19 @@ impl Claim {
         self
     }
 
+    /// The measured entries holding a non-finite value (stored as `null`), in key order.
+    pub fn non_finite_keys(&self) -> Vec<&str> {
+        self.measured
+            .iter()
+            .filter(|(_, v)| has_null(v))
+            .map(|(k, _)| k.as_str())
+            .collect()
+    }
+
     /// Decides the verdict from whether the criterion held. A claim whose measured numbers
     /// include a non-finite value (stored as `null`) is [`Verdict::Inconclusive`] instead.
     pub fn decide(mut self, criterion_held: bool) -> Self {
-        self.verdict = if self.measured.values().any(has_null) {
+        self.verdict = if !self.non_finite_keys().is_empty() {
             Verdict::Inconclusive
         } else if criterion_held {
             Verdict::Reproduced
