@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use repro_core::data::DataRoots;
 use repro_core::device::DeviceChoice;
-use repro_core::experiment::{Outcome, Shard, read_plan_options};
+use repro_core::experiment::{Outcome, Shard, Workers, read_plan_options};
 use repro_core::{Options, Profile, Report, Verdict};
 
 use xtask::papers::{self, PAPERS, Paper};
@@ -43,6 +43,56 @@ pub struct Args {
     /// Discard finished jobs in --out and start again.
     #[arg(long)]
     pub fresh: bool,
+    /// Run up to N jobs at once, each in a worker process of its own (default: the
+    /// machine's cores). The numbers do not depend on N; 1 runs every job in this process.
+    #[arg(long, value_parser = parse_jobs)]
+    pub jobs: Option<usize>,
+    /// Internal: run this one job as a worker of a `--jobs` run.
+    #[arg(long, hide = true)]
+    pub worker_job: Option<String>,
+}
+
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a number of jobs: expected an integer of at least 1"
+        )),
+    }
+}
+
+/// The worker pool of a run: `--jobs`, or the machine's cores.
+fn workers(args: &Args, paper: &Paper, out: &Path) -> anyhow::Result<Option<Workers>> {
+    let n = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    if n < 2 {
+        return Ok(None);
+    }
+    let mut worker_args: Vec<std::ffi::OsString> = vec![
+        "reproduce".into(),
+        paper.info.name.into(),
+        "--profile".into(),
+        args.profile.as_str().into(),
+        "--device".into(),
+        args.device.to_string().into(),
+        "--out".into(),
+        out.as_os_str().to_owned(),
+    ];
+    if let Some(s) = args.seeds {
+        worker_args.extend(["--seeds".into(), s.to_string().into()]);
+    }
+    if !args.only.is_empty() {
+        worker_args.extend(["--only".into(), args.only.join(",").into()]);
+    }
+    worker_args.push("--worker-job".into());
+    let program =
+        std::env::current_exe().context("cannot locate the xtask binary for its workers")?;
+    Ok(Some(Workers {
+        n,
+        program,
+        args: worker_args,
+    }))
 }
 
 /// Arguments of `report`.
@@ -98,6 +148,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         opts.shard = args.shard;
         opts.merge = args.merge;
         opts.data = DataRoots::from_env();
+        if let Some(job) = &args.worker_job {
+            // A worker of a `--jobs` run: this one job, quietly; the parent reports.
+            opts.worker_job = Some(job.clone());
+            opts.progress = false;
+            (paper.reproduce)(&opts)
+                .with_context(|| format!("job `{job}` of {} failed", paper.info.name))?;
+            continue;
+        }
+        opts.workers = workers(args, paper, &out)?;
         eprintln!(
             "reproducing {} (profile {}, device {}{}), jobs in {}",
             paper.info.name,

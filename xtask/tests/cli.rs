@@ -87,6 +87,13 @@ fn bad_arguments_are_explained() {
     let out = xtask(&["reproduce", "graph-ood", "--seeds", "0"], &[]);
     assert!(!out.status.success());
     assert!(text(&out).contains("at least 1 seed"), "{}", text(&out));
+    let out = xtask(&["reproduce", "graph-ood", "--jobs", "0"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("not a number of jobs"),
+        "{}",
+        text(&out)
+    );
     let out = xtask(&["reproduce", "graph-ood", "--shard", "3/2"], &[]);
     assert!(!out.status.success());
     assert!(text(&out).contains("invalid shard `3/2`"), "{}", text(&out));

@@ -36,9 +36,14 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// A smoke run into `out`, in one process unless `extra` sets `--jobs` (the kill points
+/// count per process, and a killed parent leaves its workers running).
 fn run(out: &Path, extra: &[&str], kill_after: Option<usize>) -> Output {
     let out = out.to_str().unwrap();
     let mut args = vec!["reproduce", PAPER, "--profile", "smoke", "--out", out];
+    if !extra.contains(&"--jobs") {
+        args.extend(["--jobs", "1"]);
+    }
     args.extend_from_slice(extra);
     xtask(&args, kill_after)
 }
@@ -149,6 +154,8 @@ fn killed_while_writing_or_mid_job_resumes_to_the_uninterrupted_report() {
             "smoke",
             "--out",
             out.to_str().unwrap(),
+            "--jobs",
+            "1",
         ];
         let o = xtask_env(&args, None, Some(point));
         assert!(
@@ -199,4 +206,48 @@ fn shards_merge_to_the_unsharded_report_and_a_missing_shard_is_named() {
     let o = xtask(&["report", PAPER, "--out", shared_s], None);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(report(&whole), report(&shared));
+}
+
+#[test]
+fn worker_processes_give_the_in_process_report_and_a_failed_worker_is_named() {
+    let tmp = TempDir::new("xtask-workers");
+    let (one, two, killed) = (
+        tmp.path().join("one"),
+        tmp.path().join("two"),
+        tmp.path().join("killed"),
+    );
+    let o = run(&one, &[], None);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&two, &["--jobs", "2"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(report(&one), report(&two));
+    assert_eq!(finished_jobs(&one), finished_jobs(&two));
+    assert!(
+        files_ending(&two.join("jobs"), ".log").is_empty(),
+        "a successful worker left its log"
+    );
+
+    // Every worker dies at its first progress report: the run fails naming a job and the
+    // log it left; a rerun finishes to the same report.
+    let args = [
+        "reproduce",
+        PAPER,
+        "--profile",
+        "smoke",
+        "--out",
+        killed.to_str().unwrap(),
+        "--jobs",
+        "2",
+    ];
+    let o = xtask_env(&args, None, Some("job-progress:1"));
+    assert!(!o.status.success(), "no worker was killed: {}", text(&o));
+    assert!(
+        text(&o).contains("failed in its worker process") && text(&o).contains(".log"),
+        "{}",
+        text(&o)
+    );
+    assert!(!killed.join("report.json").exists());
+    let o = run(&killed, &["--jobs", "2"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(report(&one), report(&killed));
 }

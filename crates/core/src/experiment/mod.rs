@@ -65,6 +65,6 @@ pub use info::{ClaimInfo, ExperimentInfo, Outcome, Paper, PaperInfo, PartialRun}
 pub use plan::{Job, Plan, Shard};
 pub use results::{Paired, Results, Row, SeedPolicy};
 pub use run::{
-    Ctx, Done, JobOutput, JobProgress, KILL_AFTER_ENV, PlanFile, RunState, Runner,
+    Ctx, Done, JobOutput, JobProgress, KILL_AFTER_ENV, PlanFile, RunState, Runner, Workers,
     decode_job_payload, decode_job_record, read_plan_options,
 };

@@ -460,11 +460,17 @@ impl<'a> Runner<'a> {
         }
         if let Some(out) = &opts.out
             && !opts.merge
+            && opts.worker_job.is_none()
         {
             self.write_plan_file(out)?;
         }
         let mine = if opts.merge {
             Default::default()
+        } else if let Some(id) = &opts.worker_job {
+            std::iter::once(plan.position(id).with_context(|| {
+                format!("worker: no job `{id}` in the plan of {}", plan.paper())
+            })?)
+            .collect()
         } else {
             plan.select(opts.shard)
         };
@@ -495,6 +501,10 @@ impl<'a> Runner<'a> {
             stored: AtomicUsize::new(0),
         };
         let mut ran = 0;
+        if let (Some(workers), Some(d)) = (self.worker_pool(), dir.as_deref()) {
+            ran = self.run_in_workers(workers, d, pending, &mut outputs, &waves)?;
+            pending = Vec::new();
+        }
         while !pending.is_empty() {
             // The jobs whose dependencies all have outputs.
             let (ready, rest): (Vec<usize>, Vec<usize>) = pending.iter().partition(|&&i| {
@@ -605,7 +615,8 @@ impl<'a> Runner<'a> {
             .filter(|(_, o)| o.is_none())
             .map(|(i, _)| plan.jobs()[i].id.clone())
             .collect();
-        if missing.is_empty() {
+        // A worker never builds the report: its parent does, once every job is back.
+        if missing.is_empty() && self.opts.worker_job.is_none() {
             return Ok(RunState::Complete(Done {
                 jobs: plan.jobs().to_vec(),
                 outputs: outputs.into_iter().map(|o| o.expect("checked")).collect(),
@@ -637,6 +648,177 @@ impl<'a> Runner<'a> {
             missing,
         }))
     }
+}
+
+/// `--jobs N`: how the runner starts a worker process for one job.
+///
+/// Burn's random generator is one per process, so jobs that draw from it cannot share a
+/// process side by side; a worker process of their own can. A worker is the same program
+/// run with `args` plus the job's id: it runs that job alone, with its dependencies read
+/// from `<out>/jobs/`, and stores the result there like any job (the caller sets
+/// [`Options::worker_job`] from that last argument). Since every job seeds what it draws
+/// (a resumed run gives the uninterrupted run's numbers, tested), the numbers do not depend
+/// on N. Each worker's output goes to `<out>/jobs/<job>.log`, kept only when it fails.
+#[derive(Debug, Clone)]
+pub struct Workers {
+    /// Jobs run at once (at least 2; 1 runs in this process).
+    pub n: usize,
+    /// The worker program (usually `std::env::current_exe()`).
+    pub program: PathBuf,
+    /// Its arguments; the job's id is appended.
+    pub args: Vec<std::ffi::OsString>,
+}
+
+/// A worker process in flight.
+struct Running {
+    index: usize,
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl Runner<'_> {
+    /// The worker pool to use, if `--jobs` asks for one and this runner can use it (an
+    /// output folder, not itself a worker, not already running jobs side by side).
+    fn worker_pool(&self) -> Option<&Workers> {
+        let w = self.opts.workers.as_ref()?;
+        (w.n > 1 && !self.parallel && self.opts.worker_job.is_none() && self.opts.out.is_some())
+            .then_some(w)
+    }
+
+    /// Runs `pending` in worker processes, up to `w.n` at once, each started as soon as
+    /// its dependencies have results; returns how many ran. After a failure no new worker
+    /// starts, the running ones finish (their results are kept for the rerun), and the
+    /// first error is returned with the end of the worker's log.
+    fn run_in_workers<T: DeserializeOwned>(
+        &self,
+        w: &Workers,
+        dir: &Path,
+        mut pending: Vec<usize>,
+        outputs: &mut [Option<JobOutput<T>>],
+        waves: &Waves<'_>,
+    ) -> anyhow::Result<usize> {
+        let plan = self.plan;
+        let mut running: Vec<Running> = Vec::new();
+        let mut ran = 0;
+        let mut failed: Option<anyhow::Error> = None;
+        loop {
+            while failed.is_none() && running.len() < w.n {
+                let ready = pending.iter().position(|&i| {
+                    plan.jobs()[i]
+                        .deps
+                        .iter()
+                        .all(|d| plan.position(d).is_some_and(|p| outputs[p].is_some()))
+                });
+                let Some(k) = ready else { break };
+                let i = pending.remove(k);
+                match self.spawn_worker(w, dir, i) {
+                    Ok(r) => running.push(r),
+                    Err(e) => failed = Some(e),
+                }
+            }
+            if running.is_empty() {
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                if let Some(&i) = pending.first() {
+                    anyhow::bail!(
+                        "job `{}` depends on jobs that did not run in this invocation",
+                        plan.jobs()[i].id
+                    );
+                }
+                return Ok(ran);
+            }
+            waves.bar.set_message(
+                running
+                    .iter()
+                    .map(|r| plan.jobs()[r.index].id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let mut k = 0;
+            while k < running.len() {
+                let status = running[k].child.try_wait().with_context(|| {
+                    format!(
+                        "cannot wait for the worker of `{}`",
+                        plan.jobs()[running[k].index].id
+                    )
+                })?;
+                let Some(status) = status else {
+                    k += 1;
+                    continue;
+                };
+                let r = running.swap_remove(k);
+                let job = &plan.jobs()[r.index];
+                let result = if status.success() {
+                    self.load(dir, r.index).with_context(|| {
+                        format!(
+                            "the worker of job `{}` finished but left no readable result in {}",
+                            job.id,
+                            dir.display()
+                        )
+                    })
+                } else {
+                    Err(anyhow::anyhow!(
+                        "job `{}` failed in its worker process ({status}); its log, {}, ends:\n{}",
+                        job.id,
+                        r.log.display(),
+                        log_tail(&r.log, 20)
+                    ))
+                };
+                match result {
+                    Ok(o) => {
+                        let _ = std::fs::remove_file(&r.log);
+                        outputs[r.index] = Some(o);
+                        ran += 1;
+                        waves.bar.inc(job.weight);
+                        let n = waves.stored.fetch_add(1, Ordering::SeqCst) + 1;
+                        if waves.kill_after.is_some_and(|k| n >= k) {
+                            std::process::abort();
+                        }
+                    }
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                    }
+                }
+            }
+        }
+    }
+
+    fn spawn_worker(&self, w: &Workers, dir: &Path, i: usize) -> anyhow::Result<Running> {
+        let job = &self.plan.jobs()[i];
+        let log = dir.join(format!("{}.log", job.file_stem()));
+        let file = std::fs::File::create(&log)
+            .with_context(|| format!("cannot create the worker log {}", log.display()))?;
+        let child = std::process::Command::new(&w.program)
+            .args(&w.args)
+            .arg(&job.id)
+            .env_remove(KILL_AFTER_ENV)
+            .env("REPRO_QUIET", "1")
+            .stdin(std::process::Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .spawn()
+            .with_context(|| {
+                format!(
+                    "cannot start a worker ({}) for job `{}`",
+                    w.program.display(),
+                    job.id
+                )
+            })?;
+        Ok(Running {
+            index: i,
+            child,
+            log,
+        })
+    }
+}
+
+/// The last `n` lines of a worker's log.
+fn log_tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// What `<out>/jobs` holds for one job.

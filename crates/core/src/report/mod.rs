@@ -110,6 +110,13 @@ pub struct Options {
     /// profile's default set. Claims whose experiments did not run are reported as
     /// inconclusive.
     pub only: Vec<String>,
+    /// Run up to this many jobs at once, each in a worker process of its own (`--jobs N`;
+    /// `None` runs them one after the other in this process). Needs `out`: workers hand
+    /// their results back through `<out>/jobs/`.
+    pub workers: Option<crate::experiment::Workers>,
+    /// Set in a worker process: run only this job (its dependencies are read from `out`),
+    /// store it, and return [`crate::experiment::Outcome::Partial`] without a report.
+    pub worker_job: Option<String>,
 }
 
 impl Options {
@@ -127,6 +134,8 @@ impl Options {
             data: crate::data::DataRoots::from_env(),
             progress: true,
             only: Vec::new(),
+            workers: None,
+            worker_job: None,
         }
     }
 
