@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use repro_core::data::DataRoots;
 use repro_core::device::DeviceChoice;
-use repro_core::experiment::{Outcome, Shard, Workers, read_plan_options};
+use repro_core::experiment::{Outcome, Shard, Workers, job_file_stem, read_plan_options};
 use repro_core::{Options, Profile, Report, Verdict};
 
 use xtask::papers::{self, PAPERS, Paper};
@@ -47,6 +47,10 @@ pub struct Args {
     /// machine's cores). The numbers do not depend on N; 1 runs every job in this process.
     #[arg(long, value_parser = parse_jobs)]
     pub jobs: Option<usize>,
+    /// Run nothing: write <out>/plan.json and list the plan (jobs and steps per
+    /// experiment, how many are already done in --out), e.g. to size a Slurm array.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Internal: run this one job as a worker of a `--jobs` run.
     #[arg(long, hide = true)]
     pub worker_job: Option<String>,
@@ -156,6 +160,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 .with_context(|| format!("job `{job}` of {} failed", paper.info.name))?;
             continue;
         }
+        if args.dry_run {
+            opts.dry_run = true;
+            opts.progress = false;
+            (paper.reproduce)(&opts)
+                .with_context(|| format!("planning {} failed", paper.info.name))?;
+            print_plan(paper, &out)?;
+            continue;
+        }
         opts.workers = workers(args, paper, &out)?;
         eprintln!(
             "reproducing {} (profile {}, device {}{}), jobs in {}",
@@ -166,6 +178,43 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             out.join("jobs").display()
         );
         finish(paper, &opts, &out)?;
+    }
+    Ok(())
+}
+
+/// `--dry-run`: the plan in `<out>/plan.json`, summarised per experiment.
+fn print_plan(paper: &Paper, out: &Path) -> anyhow::Result<()> {
+    let plan = read_plan_options(out)?;
+    let done = |id: &str| {
+        out.join("jobs")
+            .join(format!("{}.json", job_file_stem(id)))
+            .exists()
+    };
+    // (experiment, jobs, weight, done), in plan order.
+    let mut rows: Vec<(String, usize, u64, usize)> = Vec::new();
+    for (k, (id, _)) in plan.jobs.iter().enumerate() {
+        let exp = id.split('/').next().unwrap_or(id).to_string();
+        let w = plan.weights.get(k).copied().unwrap_or(0);
+        let d = usize::from(done(id));
+        match rows.iter_mut().find(|r| r.0 == exp) {
+            Some(r) => {
+                r.1 += 1;
+                r.2 += w;
+                r.3 += d;
+            }
+            None => rows.push((exp, 1, w, d)),
+        }
+    }
+    println!(
+        "{} --profile {}: {} jobs (plan in {})",
+        paper.info.name,
+        plan.profile,
+        plan.jobs.len(),
+        out.join("plan.json").display()
+    );
+    println!("| experiment | jobs | weight (steps) | done in --out |\n|---|---|---|---|");
+    for (exp, n, w, d) in &rows {
+        println!("| {exp} | {n} | {w} | {d} |");
     }
     Ok(())
 }

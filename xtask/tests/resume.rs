@@ -251,3 +251,38 @@ fn worker_processes_give_the_in_process_report_and_a_failed_worker_is_named() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(report(&one), report(&killed));
 }
+
+#[test]
+fn a_dry_run_writes_the_plan_and_runs_nothing() {
+    let tmp = TempDir::new("xtask-dry-run");
+    let out = tmp.path().join("out");
+    let o = run(&out, &["--dry-run"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    let plan = repro_core::experiment::read_plan_options(&out).unwrap();
+    assert!(plan.jobs.len() >= 3);
+    assert_eq!(plan.weights.len(), plan.jobs.len());
+    assert_eq!(finished_jobs(&out), 0);
+    assert!(!out.join("report.json").exists());
+    let listed = text(&o);
+    assert!(
+        listed.contains(&format!("{} jobs", plan.jobs.len())) && listed.contains("| digits |"),
+        "{listed}"
+    );
+    // After the run, the dry run counts every job as done.
+    assert!(run(&out, &[], None).status.success());
+    let o = run(&out, &["--dry-run"], None);
+    let done: usize = text(&o)
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| experiment"))
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .nth(3)
+                .unwrap()
+                .trim()
+                .parse::<usize>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(done, plan.jobs.len(), "{}", text(&o));
+}

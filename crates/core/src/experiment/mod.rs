@@ -62,7 +62,7 @@ mod results;
 mod run;
 
 pub use info::{ClaimInfo, ExperimentInfo, Outcome, Paper, PaperInfo, PartialRun};
-pub use plan::{Job, Plan, Shard};
+pub use plan::{Job, Plan, Shard, job_file_stem};
 pub use results::{Paired, Results, Row, SeedPolicy};
 pub use run::{
     Ctx, Done, JobOutput, JobProgress, KILL_AFTER_ENV, PlanFile, RunState, Runner, Workers,

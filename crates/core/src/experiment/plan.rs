@@ -73,15 +73,19 @@ impl Job {
     /// The job's file stem in `<out>/jobs/`: the id with `/` as `~` and any character
     /// outside `[A-Za-z0-9._=+-]` as `_`.
     pub fn file_stem(&self) -> String {
-        self.id
-            .chars()
-            .map(|c| match c {
-                '/' => '~',
-                c if c.is_ascii_alphanumeric() || "._=+-".contains(c) => c,
-                _ => '_',
-            })
-            .collect()
+        job_file_stem(&self.id)
     }
+}
+
+/// The file stem in `<out>/jobs/` of the job with this id (see [`Job::file_stem`]).
+pub fn job_file_stem(id: &str) -> String {
+    id.chars()
+        .map(|c| match c {
+            '/' => '~',
+            c if c.is_ascii_alphanumeric() || "._=+-".contains(c) => c,
+            _ => '_',
+        })
+        .collect()
 }
 
 /// One slice of a plan: `--shard i/n` runs slice `i` (0-based) of `n`.

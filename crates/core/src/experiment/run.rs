@@ -245,6 +245,10 @@ pub struct PlanFile {
     pub only: Vec<String>,
     /// Job ids with their fingerprints, in plan order.
     pub jobs: Vec<(String, String)>,
+    /// Each job's weight (its progress units, usually training steps), in plan order
+    /// (empty in plan files written before weights were recorded).
+    #[serde(default)]
+    pub weights: Vec<u64>,
 }
 
 /// Reads `<out>/plan.json`: the profile, seeds and `--only` of the shards that wrote `out`.
@@ -434,6 +438,7 @@ impl<'a> Runner<'a> {
                     )
                 })
                 .collect(),
+            weights: self.plan.jobs().iter().map(|j| j.weight).collect(),
         };
         write_atomic(
             &out.join("plan.json"),
@@ -487,6 +492,15 @@ impl<'a> Runner<'a> {
             .copied()
             .filter(|&i| outputs[i].is_none())
             .collect();
+        if opts.dry_run {
+            return Ok(RunState::Partial(PartialRun {
+                paper: plan.paper().into(),
+                planned: plan.len(),
+                ran: 0,
+                reused,
+                missing: pending.iter().map(|&i| plan.jobs()[i].id.clone()).collect(),
+            }));
+        }
         let total: u64 = pending.iter().map(|&i| plan.jobs()[i].weight).sum();
         let waves = Waves {
             bar: crate::train::progress_bar(

@@ -117,6 +117,9 @@ pub struct Options {
     /// Set in a worker process: run only this job (its dependencies are read from `out`),
     /// store it, and return [`crate::experiment::Outcome::Partial`] without a report.
     pub worker_job: Option<String>,
+    /// Plan only (`--dry-run`): write `<out>/plan.json` and return
+    /// [`crate::experiment::Outcome::Partial`] naming the jobs still to run, running none.
+    pub dry_run: bool,
 }
 
 impl Options {
@@ -136,6 +139,7 @@ impl Options {
             only: Vec::new(),
             workers: None,
             worker_job: None,
+            dry_run: false,
         }
     }
 
