@@ -4,7 +4,9 @@
 //! cargo xtask list                                   papers and their claims
 //! cargo xtask reproduce <paper>|all [--profile quick] [--device cpu] [--seeds N] [--out DIR]
 //!                                  [--only EXPERIMENT,...] [--shard I/N] [--merge] [--fresh]
+//!                                  [--jobs N] [--dry-run]
 //! cargo xtask report <paper> --out DIR               merge shards' job results into the report
+//! cargo xtask plots <report.json> [--out DIR]        redraw a stored report's plots
 //! cargo xtask data list|verify|fetch [<dataset>]     the dataset registry
 //! cargo xtask bench [<paper>] [--no-twin]            benchmarks beside their PyTorch twins
 //! cargo xtask fuzz [<target>] [--runs N] [--secs S]  libFuzzer targets (nightly cargo-fuzz)
@@ -39,6 +41,15 @@ enum Command {
     Reproduce(reproduce::Args),
     /// Build a paper's report from the job results its shards wrote into --out.
     Report(reproduce::ReportArgs),
+    /// Redraw the plots (SVG) of a stored report.json without rerunning anything, e.g.
+    /// after a change to the plot renderer.
+    Plots {
+        /// The report.json.
+        report: std::path::PathBuf,
+        /// Where the SVGs go (default: beside the report).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Inspect, verify or download the registered datasets.
     Data {
         #[command(subcommand)]
@@ -72,6 +83,7 @@ fn main() {
         }
         Command::Reproduce(args) => reproduce::run(&args),
         Command::Report(args) => reproduce::report(&args),
+        Command::Plots { report, out } => plots(&report, out.as_deref()),
         Command::Data { command } => data::run(&command),
         Command::Bench { paper, no_twin } => bench::run(paper.as_deref(), !no_twin),
         Command::Fuzz(args) => fuzz::run(&args),
@@ -82,6 +94,29 @@ fn main() {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
+}
+
+/// `cargo xtask plots`: the SVGs of a stored report, redrawn.
+fn plots(report: &std::path::Path, out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let r = repro_core::Report::read(report)?;
+    let dir = match out {
+        Some(d) => d.to_path_buf(),
+        None => report
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."))
+            .to_path_buf(),
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let written = r.write_plots(&dir)?;
+    println!(
+        "{} plots of {} written to {}",
+        written.len(),
+        r.paper,
+        dir.display()
+    );
+    Ok(())
 }
 
 /// The workspace root (the xtask crate sits one level below it).

@@ -11,7 +11,14 @@ fn smoke_reproduction_runs_end_to_end() {
     let report = repro_flowdiff::reproduce(&opts)
         .and_then(|o| o.into_report())
         .expect("smoke run");
-    eprintln!("smoke wall time: {:.1} s", t.elapsed().as_secs_f64());
+    let wall = t.elapsed().as_secs_f64();
+    eprintln!("smoke wall time: {wall:.1} s");
+    // The report's clock covers the jobs, not only the report's assembly after them.
+    assert!(
+        report.wall_seconds > 0.5 * wall && report.wall_seconds <= wall,
+        "wall_seconds {} for a {wall:.1} s run",
+        report.wall_seconds
+    );
     assert_eq!(report.seeds, vec![0]);
     let ids: Vec<&str> = report.claims.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, ["C1", "C2", "C3", "C4", "C5"]);

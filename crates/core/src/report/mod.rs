@@ -484,14 +484,7 @@ impl Report {
     pub fn write(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         use anyhow::Context;
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut written = Vec::new();
-        // One colour per method across every plot of the report.
-        let palette = Palette::of(&self.plots);
-        for p in &self.plots {
-            let path = dir.join(format!("{}.svg", p.name));
-            write_atomic(&path, p.to_svg_with(&palette)?.as_bytes())?;
-            written.push(path);
-        }
+        let mut written = self.write_plots(dir)?;
         let md = dir.join("report.md");
         write_atomic(&md, self.to_markdown().as_bytes())?;
         written.push(md);
@@ -500,6 +493,20 @@ impl Report {
         let json = dir.join("report.json");
         write_atomic(&json, serde_json::to_string_pretty(self)?.as_bytes())?;
         written.push(json);
+        Ok(written)
+    }
+
+    /// Writes every plot as `<plot>.svg` into `dir` (which must exist), each atomically,
+    /// with one colour per method across the report; returns the paths. `cargo xtask plots`
+    /// redraws a stored report's plots with this.
+    pub fn write_plots(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        let palette = Palette::of(&self.plots);
+        let mut written = Vec::new();
+        for p in &self.plots {
+            let path = dir.join(format!("{}.svg", p.name));
+            write_atomic(&path, p.to_svg_with(&palette)?.as_bytes())?;
+            written.push(path);
+        }
         Ok(written)
     }
 

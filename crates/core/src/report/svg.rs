@@ -10,6 +10,8 @@ use super::plot::{Palette, Plot};
 pub(super) const FONT: &str = "sans-serif";
 /// Rough width of one character of 12 px sans-serif text, for laying out labels.
 pub(super) const CHAR_W: f64 = 6.6;
+/// Average width of a title character, in units of its font size (sans-serif).
+pub(super) const TITLE_EM: f64 = 0.56;
 
 pub(super) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -98,6 +100,55 @@ impl Doc {
 
     /// Text at `(x, y)` (baseline), anchored `start`, `middle` or `end`, rotated by `rot`
     /// degrees about its anchor.
+    /// The title, centred over the picture of width `w` on baseline `y`, at the largest
+    /// size up to 18 px that fits the width (an estimate: [`TITLE_EM`] of the size per
+    /// character); below 11 px it is broken at the space nearest its middle into two lines.
+    pub(super) fn title(&mut self, w: f64, y: f64, s: &str) {
+        let avail = (w - 16.0).max(60.0);
+        let fit = |chars: usize| (avail / (TITLE_EM * chars.max(1) as f64)).floor();
+        let n = s.chars().count();
+        let size = fit(n).min(18.0);
+        if size >= 11.0 {
+            self.text((w / 2.0, y), s, size as u32, "middle", 0.0, "#000000");
+            return;
+        }
+        let spaces: Vec<usize> = s
+            .char_indices()
+            .filter(|c| c.1 == ' ')
+            .map(|c| c.0)
+            .collect();
+        let Some(&cut) = spaces.iter().min_by_key(|&&i| i.abs_diff(s.len() / 2)) else {
+            self.text(
+                (w / 2.0, y),
+                s,
+                size.max(6.0) as u32,
+                "middle",
+                0.0,
+                "#000000",
+            );
+            return;
+        };
+        let (a, b) = (&s[..cut], &s[cut + 1..]);
+        let size = fit(a.chars().count().max(b.chars().count())).clamp(6.0, 14.0);
+        let half = 0.6 * size;
+        self.text(
+            (w / 2.0, y - half),
+            a,
+            size as u32,
+            "middle",
+            0.0,
+            "#000000",
+        );
+        self.text(
+            (w / 2.0, y + half),
+            b,
+            size as u32,
+            "middle",
+            0.0,
+            "#000000",
+        );
+    }
+
     pub(super) fn text(
         &mut self,
         (x, y): (f64, f64),
@@ -204,7 +255,7 @@ pub(super) fn bars(p: &Plot, palette: &Palette) -> anyhow::Result<String> {
     );
     let x_of = |v: f64| left + (v - lo) / (hi - lo) * plot_w;
     let mut d = Doc::new(w, h);
-    d.text((w / 2.0, 24.0), &p.title, 18, "middle", 0.0, "#000000");
+    d.title(w, 24.0, &p.title);
     if legend {
         let mut x = left;
         for (k, s) in p.series.iter().enumerate() {
@@ -315,7 +366,7 @@ pub(super) fn heatmap(p: &Plot) -> anyhow::Result<String> {
     let w = (left + grid_w + 30.0 + 0.72 * CHAR_W * col_chars).max(360.0);
     let h = top + grid_h + bottom_labels + 64.0;
     let mut d = Doc::new(w, h);
-    d.text((w / 2.0, 26.0), &p.title, 18, "middle", 0.0, "#000000");
+    d.title(w, 26.0, &p.title);
     let blue = super::plot::COLORS[0];
     let shade = |v: f64| -> ((u8, u8, u8), f64) {
         let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.0 };
@@ -435,7 +486,7 @@ pub(super) fn image_grid(p: &Plot) -> anyhow::Result<String> {
     let top = 40.0;
     let h = top + cell_h * n_rows as f64 + 10.0;
     let mut d = Doc::new(w, h);
-    d.text((w / 2.0, 24.0), &p.title, 18, "middle", 0.0, "#000000");
+    d.title(w, 24.0, &p.title);
     for (r, label) in p.rows.iter().enumerate().take(n_rows) {
         let y = top + cell_h * r as f64 + side as f64 * px / 2.0 + 4.0;
         d.text((left - 8.0, y), label, 12, "end", 0.0, "#000000");
@@ -473,6 +524,58 @@ pub(super) fn image_grid(p: &Plot) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every title line (`font-size` and text) of an SVG, with the picture's width.
+    fn title_lines(svg: &str) -> (f64, Vec<(f64, String)>) {
+        let w: f64 = svg
+            .split("width=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        let lines = svg
+            .split("<text")
+            .skip(1)
+            .filter_map(|t| {
+                let size: f64 = t
+                    .split("font-size=\"")
+                    .nth(1)?
+                    .split('"')
+                    .next()?
+                    .parse()
+                    .ok()?;
+                let text = t.split('>').nth(1)?.split('<').next()?.to_string();
+                Some((size, text))
+            })
+            .collect();
+        (w, lines)
+    }
+
+    #[test]
+    fn long_titles_are_shrunk_or_broken_to_fit_their_picture() {
+        let long =
+            "a very long title that describes everything about this plot and then some more words";
+        let heat =
+            super::super::Plot::heatmap("h", long, "x", "y", &["a"], &["r"], vec![vec![1.0]]);
+        let svg = heat.to_svg().unwrap();
+        let (w, lines) = title_lines(&svg);
+        let title: Vec<&(f64, String)> = lines
+            .iter()
+            .filter(|l| long.contains(l.1.as_str()) && l.1.len() > 10)
+            .collect();
+        assert_eq!(title.len(), 2, "{lines:?}");
+        assert_eq!(format!("{} {}", title[0].1, title[1].1), long);
+        for (size, text) in &title {
+            assert!(
+                TITLE_EM * size * text.chars().count() as f64 <= w - 16.0,
+                "{size} {text} in {w}"
+            );
+        }
+        // A short title keeps the full 18 px.
+        let short =
+            super::super::Plot::heatmap("h", "short", "x", "y", &["a"], &["r"], vec![vec![1.0]]);
+        assert!(short.to_svg().unwrap().contains(r#"font-size="18""#));
+    }
 
     #[test]
     fn ticks_and_numbers() {

@@ -169,14 +169,7 @@ pub(super) fn xy(p: &Plot, palette: &Palette) -> anyhow::Result<String> {
     let w = LEFT + PLOT_W + 20.0 + legend_w;
     let h = TOP + PLOT_H + BOTTOM;
     let mut d = Doc::new(w, h);
-    d.text(
-        (LEFT + PLOT_W / 2.0, 26.0),
-        &p.title,
-        18,
-        "middle",
-        0.0,
-        "#000000",
-    );
+    d.title(w, 26.0, &p.title);
 
     // Grid, ticks and axis labels.
     let (bottom, right) = (TOP + PLOT_H, LEFT + PLOT_W);

@@ -110,6 +110,8 @@ pub fn run_config(opts: &Options, cfg: &ExperimentConfig) -> anyhow::Result<Outc
     let sel = Selection::new(opts, cfg);
     let (plan, specs) = plan(opts, cfg, &sel)?;
     let shared = digits::Shared::new(&cfg.digits, &opts.device);
+    // The report is built after the jobs: its clock must start here.
+    let started = std::time::Instant::now();
     let state = Runner::new(&plan, opts).run(|job, ctx: &Ctx<'_, Payload>| {
         let key = Row::of(job);
         let (rows, data) = match &specs[&job.id] {
@@ -128,7 +130,11 @@ pub fn run_config(opts: &Options, cfg: &ExperimentConfig) -> anyhow::Result<Outc
     })?;
     match state {
         RunState::Partial(p) => Ok(Outcome::Partial(p)),
-        RunState::Complete(done) => Ok(report(opts, cfg, &sel, &done)?.into()),
+        RunState::Complete(done) => {
+            let mut report = report(opts, cfg, &sel, &done)?;
+            report.wall_seconds = started.elapsed().as_secs_f64();
+            Ok(report.into())
+        }
     }
 }
 
