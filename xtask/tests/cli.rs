@@ -158,3 +158,32 @@ fn bad_arguments_are_explained() {
         text(&out)
     );
 }
+
+#[test]
+fn plots_redraws_a_stored_report_and_names_a_missing_one() {
+    let report =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/results/mim-tokens/quick/report.json");
+    let stored = repro_core::Report::read(&report).unwrap();
+    let tmp = TempDir::new("cli-plots");
+    let out = xtask(
+        &[
+            "plots",
+            report.to_str().unwrap(),
+            "--out",
+            tmp.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    for p in &stored.plots {
+        let svg = std::fs::read_to_string(tmp.path().join(format!("{}.svg", p.name))).unwrap();
+        assert!(svg.starts_with("<svg"), "{}", p.name);
+    }
+    let out = xtask(&["plots", "/no/such/report.json"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("cannot read /no/such/report.json"),
+        "{}",
+        text(&out)
+    );
+}
