@@ -459,7 +459,7 @@ pub(super) fn claims(
         "C1",
         info("C1").statement,
         &format!(
-            "MMD^2 to clean test samples at sigma 0.5: FlowDiff (DDIM samples of its EMA prior) < DM-on-y in every seed on each dataset AND 1 - mean(FD)/mean(DMy) >= 0.20{scope}; SW2 same direction reported"
+            "MMD^2 to clean test samples at sigma 0.5: FlowDiff (DDIM samples of its EMA prior) < DM-on-y in every seed on each dataset AND 1 - mean(FD)/mean(DMy) >= 0.20{scope}; SW2 same direction reported; gate: oracle MMD^2 < DM-on-y MMD^2 in every seed, else inconclusive"
         ),
     );
     let mut held = true;
@@ -475,13 +475,34 @@ pub(super) fn claims(
             .measure(&format!("{k}_relative_reduction"), red)
             .measure(&format!("{k}_sw2_means_fd_dmy"), [mean(&sw.a), mean(&sw.b)]);
     }
-    let c1 = finish(c1, held);
+    // Testbed gate (declared 2026-12-04, before any full run): MMD^2 can separate the
+    // methods only if a model of the clean law (the oracle: the same DM trained on clean
+    // samples) is closer to the clean test samples than DM-on-y in every seed. Where it is
+    // not, C1 and C2 cannot be tested here and are inconclusive, with their numbers.
+    let mut gate = true;
+    for &ds in &main {
+        let p = pair(ds, "oracle", "dm_on_y", "mmd2")?;
+        gate &= all_lt(&p.a, &p.b);
+    }
+    let gated = |c: Claim| {
+        let c = c.measure("gate_oracle_below_dm_on_y", gate);
+        if gate {
+            c
+        } else {
+            c.measure(
+                "status",
+                "testbed gate failed: the oracle is not closer to the clean law than DM-on-y in every seed (MMD^2), so MMD^2 cannot separate the methods here",
+            )
+            .with_verdict(Verdict::Inconclusive)
+        }
+    };
+    let c1 = gated(finish(c1, held));
 
     let mut c2 = Claim::new(
         "C2",
         info("C2").statement,
         &format!(
-            "in every seed at sigma 0.5: MMD^2 of FlowDiff DM samples and of its aggregate posterior < flow-only's aggregate posterior; PM-MSE(FlowDiff) < PM-MSE(flow-only) and < PM-MSE(y){scope}"
+            "in every seed at sigma 0.5: MMD^2 of FlowDiff DM samples and of its aggregate posterior < flow-only's aggregate posterior; PM-MSE(FlowDiff) < PM-MSE(flow-only) and < PM-MSE(y){scope}; gate: oracle MMD^2 < DM-on-y MMD^2 in every seed, else inconclusive"
         ),
     );
     let mut held = true;
@@ -503,7 +524,7 @@ pub(super) fn claims(
             .measure(&format!("{k}_pm_mse_flow_only"), &pm.b)
             .measure(&format!("{k}_pm_mse_y"), &pm_y.b);
     }
-    let c2 = finish(c2, held);
+    let c2 = gated(finish(c2, held));
 
     let mut c3 = Claim::new("C3", info("C3").statement, info("C3").criterion);
     let mut held = true;
@@ -524,4 +545,63 @@ pub(super) fn claims(
         }
     }
     Ok(vec![c1, c2, finish(c3, held)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// E1 rows of ring8 at sigma 0.5 for three seeds: FlowDiff well below DM-on-y, and the
+    /// oracle at `oracle` (MMD^2).
+    fn rows(oracle: f64) -> Results {
+        let mut r = Results::default();
+        let s = setting(0.5);
+        for seed in 0..3 {
+            let row = |m: &str| Row::new("ring8", &s, m, Some(seed));
+            r.push(row("flowdiff").metric("mmd2", 0.01).metric("sw2", 0.1));
+            r.push(row("dm_on_y").metric("mmd2", 0.04).metric("sw2", 0.3));
+            r.push(row("oracle").metric("mmd2", oracle));
+            r.push(row("flow_only").metric("mmd2", 0.05).metric("pm_mse", 0.5));
+            r.push(
+                row("flowdiff_posterior")
+                    .metric("mmd2", 0.02)
+                    .metric("pm_mse", 0.3),
+            );
+            r.push(row("y").metric("pm_mse", 0.6));
+            r.push(row("bayes").metric("pm_mse", 0.2));
+        }
+        r
+    }
+
+    fn verdicts(oracle: f64) -> Vec<(String, Verdict)> {
+        let groups: Groups<'_> = vec![((Dataset2d::Ring8, 0.5), Vec::new())];
+        claims(
+            &rows(oracle),
+            &groups,
+            &[Dataset2d::Ring8],
+            3,
+            Profile::Quick,
+        )
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.id, c.verdict))
+        .collect()
+    }
+
+    #[test]
+    fn c1_and_c2_need_the_oracle_below_dm_on_y() {
+        use Verdict::*;
+        let id = |v: &[(String, Verdict)], k: &str| v.iter().find(|c| c.0 == k).unwrap().1;
+        // Oracle closest: the gate holds and the claims are decided on their criteria.
+        let v = verdicts(0.005);
+        assert_eq!(
+            (id(&v, "C1"), id(&v, "C2"), id(&v, "C3")),
+            (Reproduced, Reproduced, Reproduced)
+        );
+        // Oracle worse than DM-on-y: the testbed cannot separate the methods.
+        let v = verdicts(0.05);
+        assert_eq!((id(&v, "C1"), id(&v, "C2")), (Inconclusive, Inconclusive));
+        // C3, the sanity claim itself, fails on its own criterion (oracle above FlowDiff).
+        assert_eq!(id(&v, "C3"), NotReproduced);
+    }
 }
