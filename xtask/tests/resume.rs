@@ -48,6 +48,21 @@ fn run(out: &Path, extra: &[&str], kill_after: Option<usize>) -> Output {
     xtask(&args, kill_after)
 }
 
+/// The arguments of a smoke run into `out` with `--jobs jobs`.
+fn smoke_args<'a>(out: &'a Path, jobs: &'a str) -> [&'a str; 8] {
+    let out = out.to_str().unwrap();
+    [
+        "reproduce",
+        PAPER,
+        "--profile",
+        "smoke",
+        "--out",
+        out,
+        "--jobs",
+        jobs,
+    ]
+}
+
 /// `report.json` without its timing and commit fields.
 fn report(dir: &Path) -> serde_json::Value {
     fn strip(v: &serde_json::Value) -> serde_json::Value {
@@ -147,17 +162,7 @@ fn killed_while_writing_or_mid_job_resumes_to_the_uninterrupted_report() {
         "report-write",
     ] {
         let out = tmp.path().join(point.replace(':', "-"));
-        let args = [
-            "reproduce",
-            PAPER,
-            "--profile",
-            "smoke",
-            "--out",
-            out.to_str().unwrap(),
-            "--jobs",
-            "1",
-        ];
-        let o = xtask_env(&args, None, Some(point));
+        let o = xtask_env(&smoke_args(&out, "1"), None, Some(point));
         assert!(
             !o.status.success(),
             "{point}: the kill point was not reached: {}",
@@ -229,17 +234,7 @@ fn worker_processes_give_the_in_process_report_and_a_failed_worker_is_named() {
 
     // Every worker dies at its first progress report: the run fails naming a job and the
     // log it left; a rerun finishes to the same report.
-    let args = [
-        "reproduce",
-        PAPER,
-        "--profile",
-        "smoke",
-        "--out",
-        killed.to_str().unwrap(),
-        "--jobs",
-        "2",
-    ];
-    let o = xtask_env(&args, None, Some("job-progress:1"));
+    let o = xtask_env(&smoke_args(&killed, "2"), None, Some("job-progress:1"));
     assert!(!o.status.success(), "no worker was killed: {}", text(&o));
     assert!(
         text(&o).contains("failed in its worker process") && text(&o).contains(".log"),
