@@ -1,14 +1,31 @@
 """The timing rule of every PyTorch twin, the same as repro_core::bench::run: `warmup`
 untimed calls, then `iters` calls timed one by one with a wall clock; the callable must
 finish its work (read a scalar back) before returning. Prints a human line and the
-`BENCH_JSON {...}` line that `cargo xtask bench` reads."""
+`BENCH_JSON {...}` line that `cargo xtask bench` reads.
+
+After the warm-up, one extra untimed call runs under `torch.utils.flop_counter`, which
+counts the FLOPs of the matrix products (mm, addmm, bmm, convolutions, attention) of the
+forward and the backward pass from their shapes, 2 per multiply-add; element-wise work,
+scatters and the optimiser are not counted. The count goes into the JSON line as `flops`:
+the same work is what the Burn side runs, so it gives both sides' achieved GFLOP/s."""
 import json
 import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def count_flops(f):
+    """Matrix-product FLOPs of one call of `f` (forward and backward)."""
+    with FlopCounterMode(display=False) as counter:
+        f()
+    return float(counter.get_total_flops())
 
 
 def run(name, warmup, iters, f):
     for _ in range(warmup):
         f()
+    flops = count_flops(f)
     times = []
     for _ in range(iters):
         t0 = time.perf_counter()
@@ -17,7 +34,29 @@ def run(name, warmup, iters, f):
     times.sort()
     med = times[iters // 2] if iters % 2 else 0.5 * (times[iters // 2 - 1] + times[iters // 2])
     r = {"name": name, "iters": iters, "median_ms": med, "mean_ms": sum(times) / iters,
-         "min_ms": times[0], "max_ms": times[-1]}
-    print(f"{name:<32} median {med:9.3f} ms")
+         "min_ms": times[0], "max_ms": times[-1], "flops": flops}
+    gflops = flops / (med * 1e6) if med > 0 else 0.0
+    print(f"{name:<32} median {med:9.3f} ms  {flops / 1e9:8.4f} GFLOP  {gflops:7.1f} GFLOP/s")
     print("BENCH_JSON " + json.dumps(r))
     return r
+
+
+def peak(n=2048, warmup=3, iters=10):
+    """This machine's sgemm throughput through torch (the BLAS PyTorch ships, the threads
+    the caller set): the median GFLOP/s of an n x n x n f32 matmul."""
+    a, b = torch.rand(n, n), torch.rand(n, n)
+    for _ in range(warmup):
+        (a @ b)[0, 0].item()
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        (a @ b)[0, 0].item()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return 2.0 * n ** 3 / times[iters // 2] / 1e9
+
+
+if __name__ == "__main__":
+    import os
+    torch.set_num_threads(int(os.environ.get("REPRO_THREADS", "2")))
+    print("PEAK_JSON " + json.dumps({"sgemm_n": 2048, "gflops": peak()}))

@@ -1,7 +1,9 @@
 //! `cargo xtask bench [<paper>] [--no-twin]`: runs the benchmarks the crates define
 //! (`crates/<crate>/benches/*.rs`, timed by `repro_core::bench`) and their PyTorch twins
 //! (`benches/<name>_torch.py`) on the same machine in the same command, and prints the
-//! ratio per benchmark. Results go to `results/bench/<crate>.json`.
+//! ratio per benchmark. Results go to `results/bench/<crate>.json`, and a summary table of
+//! every benchmark run (medians, ratio, the twin-counted matrix-product FLOPs, both sides'
+//! GFLOP/s and the machine's sgemm throughput) to `results/bench/summary.md`.
 //!
 //! Benchmarks build in the `dev` profile, whose dependencies are at opt-level 3: a
 //! `release` build would compile the Burn stack a second time. The twins run in a local
@@ -38,13 +40,80 @@ pub fn run(paper: Option<&str>, twin: bool) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    for name in crates {
-        bench_crate(&root, &name, twin)?;
+    let mut rows = Vec::new();
+    for name in &crates {
+        rows.extend(bench_crate(&root, name, twin)?);
     }
+    let peak = if twin { sgemm_peak(&root) } else { None };
+    let summary = summary_table(&rows, peak);
+    println!("\nSummary of {} crate(s):\n\n{summary}", crates.len());
+    let path = root.join("results/bench/summary.md");
+    write_atomic(&path, summary.as_bytes())?;
+    println!("written to {}", path.display());
     Ok(())
 }
 
-fn bench_crate(root: &Path, name: &str, twin: bool) -> anyhow::Result<()> {
+/// One benchmark's line in the summary: ours beside the twin's, with the twin's FLOPs.
+struct Row {
+    krate: String,
+    name: String,
+    burn_ms: f64,
+    torch_ms: Option<f64>,
+    flops: Option<f64>,
+}
+
+/// The table `docs/performance.md` quotes: per benchmark, both medians, the ratio, the
+/// matrix-product GFLOP of one iteration (counted by the twin) and both sides' GFLOP/s
+/// beside the machine's sgemm throughput.
+fn summary_table(rows: &[Row], peak: Option<f64>) -> String {
+    let gflops = |flops: Option<f64>, ms: Option<f64>| match (flops, ms) {
+        (Some(f), Some(ms)) if ms > 0.0 && f > 0.0 => format!("{:.1}", f / (ms * 1e6)),
+        _ => "–".into(),
+    };
+    let mut out = format!(
+        "Machine: {}; {THREADS} threads each side. sgemm peak (torch, 2048³ f32): {}.\n\n",
+        machine(),
+        peak.map_or("not measured".into(), |p| format!("{p:.0} GFLOP/s"))
+    );
+    out.push_str(
+        "| crate | benchmark | burn ms | pytorch ms | burn / pytorch | GFLOP / iter | burn GFLOP/s | pytorch GFLOP/s |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | `{}` | {:.3} | {} | {} | {} | {} | {} |\n",
+            r.krate,
+            r.name,
+            r.burn_ms,
+            r.torch_ms.map_or("–".into(), |t| format!("{t:.3}")),
+            r.torch_ms
+                .map_or("–".into(), |t| format!("{:.2}", r.burn_ms / t)),
+            r.flops.map_or("–".into(), |f| format!("{:.4}", f / 1e9)),
+            gflops(r.flops, Some(r.burn_ms)),
+            gflops(r.flops, r.torch_ms),
+        ));
+    }
+    out
+}
+
+/// The sgemm throughput of this machine through torch (`xtask/python/repro_bench.py`
+/// run as a script), or `None` where the twin's Python is unavailable.
+fn sgemm_peak(root: &Path) -> Option<f64> {
+    let python = python_with_torch(root).ok()?;
+    let out = Command::new(python)
+        .arg(root.join("xtask/python/repro_bench.py"))
+        .env("OMP_NUM_THREADS", THREADS)
+        .env("MKL_NUM_THREADS", THREADS)
+        .env("REPRO_THREADS", THREADS)
+        .stderr(Stdio::inherit())
+        .output()
+        .ok()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find_map(|l| l.strip_prefix("PEAK_JSON "))?;
+    serde_json::from_str::<serde_json::Value>(line).ok()?["gflops"].as_f64()
+}
+
+fn bench_crate(root: &Path, name: &str, twin: bool) -> anyhow::Result<Vec<Row>> {
     let package = if name == "core" {
         "repro-core".to_owned()
     } else {
@@ -99,20 +168,25 @@ fn bench_crate(root: &Path, name: &str, twin: bool) -> anyhow::Result<()> {
     }
 
     println!("\n{package}: median ms per iteration, {THREADS} threads ({twin_note})");
-    println!("| benchmark | burn (flex) | pytorch | burn / pytorch |\n|---|---|---|---|");
-    for r in &ours {
-        let t = theirs.iter().find(|t| t.name == r.name);
-        println!(
-            "| {} | {:.3} | {} | {} |",
-            r.name,
-            r.median_ms,
-            t.map_or("–".into(), |t| format!("{:.3}", t.median_ms)),
-            t.map_or("–".into(), |t| format!(
-                "{:.2}",
-                r.median_ms / t.median_ms
-            )),
-        );
-    }
+    let rows: Vec<Row> = ours
+        .iter()
+        .map(|r| {
+            let t = theirs.iter().find(|t| t.name == r.name);
+            Row {
+                krate: name.to_owned(),
+                name: r.name.clone(),
+                burn_ms: r.median_ms,
+                torch_ms: t.map(|t| t.median_ms),
+                flops: t.and_then(|t| t.flops),
+            }
+        })
+        .collect();
+    print!(
+        "{}",
+        summary_table(&rows, None)
+            .split_once("\n\n")
+            .map_or("", |(_, t)| t)
+    );
     let record = serde_json::json!({
         "crate": package,
         "threads": THREADS,
@@ -126,7 +200,7 @@ fn bench_crate(root: &Path, name: &str, twin: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(path.parent().expect("has a parent"))?;
     write_atomic(&path, serde_json::to_string_pretty(&record)?.as_bytes())?;
     println!("\nwritten to {}", path.display());
-    Ok(())
+    Ok(rows)
 }
 
 fn twin_scripts(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {

@@ -37,6 +37,11 @@ pub struct BenchResult {
     /// Slowest iteration.
     #[serde(default)]
     pub max_ms: f64,
+    /// Floating-point operations of one iteration, where the side that measured it counted
+    /// them (the PyTorch twins count matrix-product FLOPs, forward and backward, with
+    /// `torch.utils.flop_counter`); `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flops: Option<f64>,
 }
 
 /// Runs `f` `warmup` times untimed, then `iters` times timed one by one.
@@ -71,6 +76,7 @@ pub fn run<F: FnMut()>(name: &str, warmup: usize, iters: usize, mut f: F) -> Ben
         mean_ms: times.iter().sum::<f64>() / iters as f64,
         min_ms: times[0],
         max_ms: times[iters - 1],
+        flops: None,
     }
 }
 
@@ -134,6 +140,12 @@ mod tests {
         let twin = parse_lines(
             r#"BENCH_JSON {"name": "a", "iters": 1, "median_ms": 2.0, "mean_ms": 2.0, "min_ms": 2.0}"#,
         );
-        assert_eq!(twin[0].max_ms, 0.0);
+        assert_eq!((twin[0].max_ms, twin[0].flops), (0.0, None));
+        // A twin's FLOP count survives the parse; our own lines carry none.
+        let counted = parse_lines(
+            r#"BENCH_JSON {"name": "b", "iters": 1, "median_ms": 2.0, "mean_ms": 2.0, "min_ms": 2.0, "flops": 1.5e7}"#,
+        );
+        assert_eq!(counted[0].flops, Some(1.5e7));
+        assert!(!serde_json::to_string(&r).unwrap().contains("flops"));
     }
 }
