@@ -40,9 +40,18 @@ pub fn run(paper: Option<&str>, twin: bool) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    // One crate's failure (a missing dataset, a twin that errors) does not stop the others;
+    // the command still fails at the end and names them.
     let mut rows = Vec::new();
+    let mut failed = Vec::new();
     for name in &crates {
-        rows.extend(bench_crate(&root, name, twin)?);
+        match bench_crate(&root, name, twin) {
+            Ok(r) => rows.extend(r),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                failed.push(name.clone());
+            }
+        }
     }
     let peak = if twin { sgemm_peak(&root) } else { None };
     let summary = summary_table(&rows, peak);
@@ -50,6 +59,11 @@ pub fn run(paper: Option<&str>, twin: bool) -> anyhow::Result<()> {
     let path = root.join("results/bench/summary.md");
     write_atomic(&path, summary.as_bytes())?;
     println!("written to {}", path.display());
+    anyhow::ensure!(
+        failed.is_empty(),
+        "benchmarks failed for {} (see the errors above)",
+        failed.join(", ")
+    );
     Ok(())
 }
 
