@@ -683,6 +683,13 @@ pub struct Workers {
     pub args: Vec<std::ffi::OsString>,
 }
 
+/// Rayon threads per worker when `n` workers share the machine: the cores divided among
+/// them, at least one.
+fn worker_threads(n: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    (cores / n.max(1)).max(1)
+}
+
 /// A worker process in flight.
 struct Running {
     index: usize,
@@ -804,7 +811,13 @@ impl Runner<'_> {
         let log = dir.join(format!("{}.log", job.file_stem()));
         let file = std::fs::File::create(&log)
             .with_context(|| format!("cannot create the worker log {}", log.display()))?;
-        let child = std::process::Command::new(&w.program)
+        let mut command = std::process::Command::new(&w.program);
+        // Each worker's rayon pool gets its share of the cores, so that `n` workers do not
+        // oversubscribe them during their matrix products (a value the user set wins).
+        if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+            command.env("RAYON_NUM_THREADS", worker_threads(w.n).to_string());
+        }
+        let child = command
             .args(&w.args)
             .arg(&job.id)
             .env_remove(KILL_AFTER_ENV)
@@ -856,6 +869,15 @@ struct Waves<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workers_share_the_cores_and_get_at_least_one_thread() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        assert_eq!(worker_threads(1), cores);
+        assert_eq!(worker_threads(2), (cores / 2).max(1));
+        assert_eq!(worker_threads(4 * cores), 1);
+        assert_eq!(worker_threads(0), cores, "0 workers is treated as 1");
+    }
 
     /// Job files keep rows as JSON: every f64 must read back bit for bit, or a resumed
     /// run's paired differences move in the last digit (serde_json's `float_roundtrip`).
