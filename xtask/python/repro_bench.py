@@ -3,9 +3,9 @@ untimed calls, then `iters` calls timed one by one with a wall clock; the callab
 finish its work (read a scalar back) before returning. Prints a human line and the
 `BENCH_JSON {...}` line that `cargo xtask bench` reads.
 
-After the warm-up, one extra untimed call runs under `torch.utils.flop_counter`, which
-counts the FLOPs of the matrix products (mm, addmm, bmm, convolutions, attention) of the
-forward and the backward pass from their shapes, 2 per multiply-add; element-wise work,
+After the warm-up, one extra untimed call is counted with `torch.utils.flop_counter`'s
+formulas: the FLOPs of the matrix products (mm, addmm, bmm, convolutions, attention) of the
+forward and the backward pass, from their shapes, 2 per multiply-add; element-wise work,
 scatters and the optimiser are not counted. The count goes into the JSON line as `flops`:
 the same work is what the Burn side runs, so it gives both sides' achieved GFLOP/s."""
 import json
@@ -40,17 +40,29 @@ def count_flops(f):
     return float(counter.total)
 
 
-def run(name, warmup, iters, f):
+def _sorted_times_ms(f, warmup, iters):
+    """`warmup` untimed calls of `f`, then the wall time of `iters` calls, sorted (ms)."""
     for _ in range(warmup):
         f()
-    flops = count_flops(f)
     times = []
     for _ in range(iters):
         t0 = time.perf_counter()
         f()
         times.append((time.perf_counter() - t0) * 1e3)
-    times.sort()
-    med = times[iters // 2] if iters % 2 else 0.5 * (times[iters // 2 - 1] + times[iters // 2])
+    return sorted(times)
+
+
+def _median(sorted_times):
+    n = len(sorted_times)
+    return sorted_times[n // 2] if n % 2 else 0.5 * (sorted_times[n // 2 - 1] + sorted_times[n // 2])
+
+
+def run(name, warmup, iters, f):
+    for _ in range(warmup):
+        f()
+    flops = count_flops(f)
+    times = _sorted_times_ms(f, 0, iters)
+    med = _median(times)
     r = {"name": name, "iters": iters, "median_ms": med, "mean_ms": sum(times) / iters,
          "min_ms": times[0], "max_ms": times[-1], "flops": flops}
     gflops = flops / (med * 1e6) if med > 0 else 0.0
@@ -63,15 +75,8 @@ def peak(n=2048, warmup=3, iters=10):
     """This machine's sgemm throughput through torch (the BLAS PyTorch ships, the threads
     the caller set): the median GFLOP/s of an n x n x n f32 matmul."""
     a, b = torch.rand(n, n), torch.rand(n, n)
-    for _ in range(warmup):
-        (a @ b)[0, 0].item()
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        (a @ b)[0, 0].item()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return 2.0 * n ** 3 / times[iters // 2] / 1e9
+    med_ms = _median(_sorted_times_ms(lambda: (a @ b)[0, 0].item(), warmup, iters))
+    return 2.0 * n ** 3 / (med_ms * 1e6)
 
 
 if __name__ == "__main__":

@@ -76,20 +76,25 @@ struct Row {
     flops: Option<f64>,
 }
 
-/// The table `docs/performance.md` quotes: per benchmark, both medians, the ratio, the
-/// matrix-product GFLOP of one iteration (counted by the twin) and both sides' GFLOP/s
-/// beside the machine's sgemm throughput.
+/// The summary `docs/performance.md` quotes: the machine and its sgemm throughput, then
+/// [`table`].
 fn summary_table(rows: &[Row], peak: Option<f64>) -> String {
+    format!(
+        "Machine: {}; {THREADS} threads each side. sgemm peak (torch, 2048³ f32): {}.\n\n{}",
+        machine(),
+        peak.map_or("not measured".into(), |p| format!("{p:.0} GFLOP/s")),
+        table(rows)
+    )
+}
+
+/// Per benchmark: both medians, the ratio, the matrix-product GFLOP of one iteration
+/// (counted by the twin) and both sides' GFLOP/s.
+fn table(rows: &[Row]) -> String {
     let gflops = |flops: Option<f64>, ms: Option<f64>| match (flops, ms) {
         (Some(f), Some(ms)) if ms > 0.0 && f > 0.0 => format!("{:.1}", f / (ms * 1e6)),
         _ => "–".into(),
     };
-    let mut out = format!(
-        "Machine: {}; {THREADS} threads each side. sgemm peak (torch, 2048³ f32): {}.\n\n",
-        machine(),
-        peak.map_or("not measured".into(), |p| format!("{p:.0} GFLOP/s"))
-    );
-    out.push_str(
+    let mut out = String::from(
         "| crate | benchmark | burn ms | pytorch ms | burn / pytorch | GFLOP / iter | burn GFLOP/s | pytorch GFLOP/s |\n\
          |---|---|---|---|---|---|---|---|\n",
     );
@@ -114,17 +119,22 @@ fn summary_table(rows: &[Row], peak: Option<f64>) -> String {
 /// run as a script), or `None` where the twin's Python is unavailable.
 fn sgemm_peak(root: &Path) -> Option<f64> {
     let python = python_with_torch(root).ok()?;
-    let out = Command::new(python)
-        .arg(root.join("xtask/python/repro_bench.py"))
+    let out = python_script(&python, &root.join("xtask/python/repro_bench.py")).ok()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find_map(|l| l.strip_prefix("PEAK_JSON "))?;
+    serde_json::from_str::<serde_json::Value>(line).ok()?["gflops"].as_f64()
+}
+
+/// Runs a Python script of the twins with the threads both sides are limited to.
+fn python_script(python: &Path, script: &Path) -> anyhow::Result<std::process::Output> {
+    Command::new(python)
+        .arg(script)
         .env("OMP_NUM_THREADS", THREADS)
         .env("MKL_NUM_THREADS", THREADS)
         .env("REPRO_THREADS", THREADS)
         .stderr(Stdio::inherit())
         .output()
-        .ok()?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().find_map(|l| l.strip_prefix("PEAK_JSON "))?;
-    serde_json::from_str::<serde_json::Value>(line).ok()?["gflops"].as_f64()
+        .with_context(|| format!("cannot run {}", script.display()))
 }
 
 fn bench_crate(root: &Path, name: &str, twin: bool) -> anyhow::Result<Vec<Row>> {
@@ -155,14 +165,7 @@ fn bench_crate(root: &Path, name: &str, twin: bool) -> anyhow::Result<Vec<Row>> 
             Ok(python) => {
                 for script in &scripts {
                     eprintln!("==> PyTorch twin {}", script.display());
-                    let out = Command::new(&python)
-                        .arg(script)
-                        .env("OMP_NUM_THREADS", THREADS)
-                        .env("MKL_NUM_THREADS", THREADS)
-                        .env("REPRO_THREADS", THREADS)
-                        .stderr(Stdio::inherit())
-                        .output()
-                        .with_context(|| format!("cannot run {}", script.display()))?;
+                    let out = python_script(&python, script)?;
                     let stdout = String::from_utf8_lossy(&out.stdout);
                     print!("{stdout}");
                     if !out.status.success() {
@@ -195,12 +198,7 @@ fn bench_crate(root: &Path, name: &str, twin: bool) -> anyhow::Result<Vec<Row>> 
             }
         })
         .collect();
-    print!(
-        "{}",
-        summary_table(&rows, None)
-            .split_once("\n\n")
-            .map_or("", |(_, t)| t)
-    );
+    print!("{}", table(&rows));
     let record = serde_json::json!({
         "crate": package,
         "threads": THREADS,
@@ -273,4 +271,40 @@ fn machine() -> String {
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     format!("{cpu}, {cores} cores available")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_gives_ratio_and_both_sides_gflops() {
+        let rows = [
+            Row {
+                krate: "core".into(),
+                name: "step".into(),
+                burn_ms: 20.0,
+                torch_ms: Some(10.0),
+                flops: Some(1e9),
+            },
+            Row {
+                krate: "core".into(),
+                name: "alone".into(),
+                burn_ms: 5.0,
+                torch_ms: None,
+                flops: None,
+            },
+        ];
+        let t = table(&rows);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 4, "{t}");
+        // 1 GFLOP in 20 ms is 50 GFLOP/s, in 10 ms 100; the ratio is 2.
+        assert_eq!(
+            lines[2],
+            "| core | `step` | 20.000 | 10.000 | 2.00 | 1.0000 | 50.0 | 100.0 |"
+        );
+        assert_eq!(lines[3], "| core | `alone` | 5.000 | – | – | – | – | – |");
+        assert!(summary_table(&rows, Some(155.4)).contains("155 GFLOP/s"));
+        assert!(summary_table(&rows, None).contains("not measured"));
+    }
 }

@@ -874,9 +874,20 @@ mod tests {
     fn workers_share_the_cores_and_get_at_least_one_thread() {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         assert_eq!(worker_threads(1), cores);
-        assert_eq!(worker_threads(2), (cores / 2).max(1));
-        assert_eq!(worker_threads(4 * cores), 1);
         assert_eq!(worker_threads(0), cores, "0 workers is treated as 1");
+        for n in 1..=4 * cores {
+            let t = worker_threads(n);
+            assert!(t >= 1, "{n} workers");
+            if n <= cores {
+                // As many threads as fit: n workers never exceed the cores, one more each would.
+                assert!(
+                    n * t <= cores && n * (t + 1) > cores,
+                    "{n} workers, {t} threads"
+                );
+            } else {
+                assert_eq!(t, 1, "{n} workers");
+            }
+        }
     }
 
     /// Job files keep rows as JSON: every f64 must read back bit for bit, or a resumed
