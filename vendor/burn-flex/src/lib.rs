@@ -41,6 +41,8 @@ pub mod ops;
 
 #[doc(hidden)]
 pub mod simd;
+#[doc(hidden)]
+pub mod vmath;
 
 pub use backend::{Flex, FlexDevice};
 pub use layout::Layout;

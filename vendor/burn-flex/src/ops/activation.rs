@@ -68,6 +68,9 @@ impl ActivationOps<Flex> for Flex {
 
     fn gelu(tensor: FloatTensor<Flex>) -> FloatTensor<Flex> {
         // 0.5 * x * (1 + erf(x / sqrt(2)))
+        if tensor.dtype() == DType::F32 {
+            return crate::ops::unary::unary_f32_slice(tensor, crate::vmath::gelu_in_place);
+        }
         use crate::ops::unary::{erf_f32, erf_f64};
         let sqrt2_f32: f32 = core::f32::consts::SQRT_2;
         let sqrt2_f64: f64 = core::f64::consts::SQRT_2;
@@ -80,6 +83,17 @@ impl ActivationOps<Flex> for Flex {
 
     fn gelu_backward(x: FloatTensor<Flex>, grad: FloatTensor<Flex>) -> FloatTensor<Flex> {
         // d/dx[gelu(x)] = 0.5 * (1 + erf(x/sqrt(2))) + x * (1/sqrt(2*pi)) * exp(-x^2/2)
+        let plain = |t: &FlexTensor| {
+            t.dtype() == DType::F32 && t.layout().is_contiguous() && t.layout().start_offset() == 0
+        };
+        if plain(&x) && plain(&grad) && x.layout().shape() == grad.layout().shape() {
+            let n = x.layout().num_elements();
+            let mut out = grad;
+            let xs: &[f32] = x.storage();
+            let gs: &mut [f32] = out.storage_mut();
+            crate::vmath::gelu_backward_in_place(&xs[..n], &mut gs[..n]);
+            return out;
+        }
         use crate::ops::unary::{erf_f32, erf_f64};
         let sqrt2_f32: f32 = core::f32::consts::SQRT_2;
         let sqrt2_f64: f64 = core::f64::consts::SQRT_2;
@@ -103,6 +117,9 @@ impl ActivationOps<Flex> for Flex {
     }
 
     fn sigmoid(tensor: FloatTensor<Flex>) -> FloatTensor<Flex> {
+        if tensor.dtype() == DType::F32 {
+            return crate::ops::unary::unary_f32_slice(tensor, crate::vmath::sigmoid_in_place);
+        }
         unary_op(tensor, sigmoid_f32, sigmoid_f64)
     }
 
@@ -374,14 +391,15 @@ fn softmax_row_f32_simd<S: macerator::Simd>(input: &[f32], output: &mut [f32]) {
         }
     }
 
-    // Pass 2: compute exp(x - max), store in output, accumulate sum.
-    // Scalar exp (no SIMD exp in macerator). This pass is the one that
-    // actually does memory reads + writes on the whole row, so scalar
-    // here still lands us at memory bandwidth.
-    let mut sum = 0.0f32;
+    // Pass 2: compute exp(x - max), store in output, accumulate sum (in
+    // element order, as before). The exp is the vectorised glibc-identical
+    // one of `crate::vmath`.
     for idx in 0..len {
-        let e = (input[idx] - max_val).exp();
-        output[idx] = e;
+        output[idx] = input[idx] - max_val;
+    }
+    crate::vmath::exp_in_place(output);
+    let mut sum = 0.0f32;
+    for &e in output.iter() {
         sum += e;
     }
 

@@ -69,6 +69,18 @@ where
     }
 }
 
+/// Apply an in-place `f32` slice kernel element-wise (the tensor's elements are first
+/// gathered into a buffer of their own unless the tensor already owns them contiguously).
+/// `kernel` must compute each element independently of the others.
+pub(crate) fn unary_f32_slice(tensor: FlexTensor, kernel: fn(&mut [f32])) -> FlexTensor {
+    debug_assert_eq!(tensor.dtype(), DType::F32);
+    let mut out = unary_op_typed(tensor, |x: f32| x);
+    let n = out.layout().num_elements();
+    let storage: &mut [f32] = out.storage_mut();
+    kernel(&mut storage[..n]);
+    out
+}
+
 /// Generic unary operation for any element type.
 fn unary_op_typed<E, Op>(mut tensor: FlexTensor, op: Op) -> FlexTensor
 where
@@ -163,6 +175,9 @@ where
 
 /// Exponential: e^x
 pub fn exp(tensor: FlexTensor) -> FlexTensor {
+    if tensor.dtype() == DType::F32 {
+        return unary_f32_slice(tensor, crate::vmath::exp_in_place);
+    }
     unary_op(tensor, |x| x.exp(), |x| x.exp())
 }
 
@@ -341,6 +356,9 @@ pub fn trunc(tensor: FlexTensor) -> FlexTensor {
 
 /// Error function
 pub fn erf(tensor: FlexTensor) -> FlexTensor {
+    if tensor.dtype() == DType::F32 {
+        return unary_f32_slice(tensor, crate::vmath::erf_in_place);
+    }
     unary_op(tensor, erf_f32, erf_f64)
 }
 
